@@ -1,0 +1,23 @@
+package wrpcnats
+
+import "errors"
+
+// Transport errors. They say that a call did not complete, never what a provider answered.
+var (
+	// ErrNoResponders means nobody serves the invocation subject: NATS answered the
+	// invocation with status 503. It is returned as soon as NATS says so.
+	ErrNoResponders = errors.New("wrpc: no responders for subject")
+	// ErrRemoteFailure means the peer closed the results stream before a complete value:
+	// the handler failed, or the peer could not decode the parameters.
+	ErrRemoteFailure = errors.New("wrpc: remote failure: results ended before a complete value")
+	// ErrTimeout means the call's deadline passed before it completed. Errors carrying it
+	// also match context.DeadlineExceeded.
+	ErrTimeout = errors.New("wrpc: call timed out")
+	// ErrResultTooLarge means the peer sent more result bytes than the client accepts.
+	ErrResultTooLarge = errors.New("wrpc: result exceeds the size limit")
+	// ErrProtocol means the peer broke the protocol: a handshake without a reply subject, or
+	// result bytes that do not decode.
+	ErrProtocol = errors.New("wrpc: protocol violation")
+	// ErrClosed means the client was closed.
+	ErrClosed = errors.New("wrpc: client closed")
+)

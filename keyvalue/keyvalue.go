@@ -1,0 +1,73 @@
+// Package keyvalue holds the Go form of the wrpc:keyvalue@0.2.0-draft world: the values its
+// functions take and return, the errors a provider answers with, and the interface a provider
+// serves. The client and the provider share these types, so a value read through the client
+// has the same shape a backend wrote.
+//
+// The package imports only the standard library.
+package keyvalue
+
+import (
+	"context"
+	"errors"
+)
+
+// Interface instance names, as they appear in wRPC subjects.
+const (
+	StoreInstance   = "wrpc:keyvalue/store@0.2.0-draft"
+	AtomicsInstance = "wrpc:keyvalue/atomics@0.2.0-draft"
+	BatchInstance   = "wrpc:keyvalue/batch@0.2.0-draft"
+)
+
+// Errors of the WIT variant `error { no-such-store, access-denied, other(string) }`.
+// A provider answers with one of them as a value; they are never transport failures.
+var (
+	// ErrNoSuchStore is the variant case no-such-store.
+	ErrNoSuchStore = errors.New("keyvalue: no such store")
+	// ErrAccessDenied is the variant case access-denied.
+	ErrAccessDenied = errors.New("keyvalue: access denied")
+)
+
+// OtherError is the variant case other(string): a provider-specific failure with a message.
+type OtherError struct {
+	Message string
+}
+
+func (e *OtherError) Error() string { return "keyvalue: provider error: " + e.Message }
+
+// KeyResponse is the record key-response: one page of keys and, when more keys follow,
+// the cursor to ask for the next page with.
+type KeyResponse struct {
+	Keys []string
+	// Cursor is nil when this is the last page.
+	Cursor *uint64
+}
+
+// KeyValue is the tuple<string, list<u8>> of the batch interface.
+type KeyValue struct {
+	Key   string
+	Value []byte
+}
+
+// Store is the world's three interfaces (store, atomics, batch) as Go methods. The typed client
+// implements it by calling a provider; a backend implements it to be served by the provider.
+//
+// Errors: ErrNoSuchStore, ErrAccessDenied and *OtherError are provider answers. Anything else
+// returned by a backend is reported to the caller as a remote failure, without its text.
+type Store interface {
+	// Get returns the value of key; ok is false when the key is absent (an empty value is
+	// present with len(value) == 0).
+	Get(ctx context.Context, bucket, key string) (value []byte, ok bool, err error)
+	Set(ctx context.Context, bucket, key string, value []byte) error
+	// Delete removes key; deleting an absent key is not an error.
+	Delete(ctx context.Context, bucket, key string) error
+	Exists(ctx context.Context, bucket, key string) (bool, error)
+	// ListKeys returns one page of keys. cursor is nil for the first page, then the Cursor of
+	// the previous page.
+	ListKeys(ctx context.Context, bucket string, cursor *uint64) (KeyResponse, error)
+	// Increment adds delta to the counter at key (absent counts as 0) and returns the new value.
+	Increment(ctx context.Context, bucket, key string, delta uint64) (uint64, error)
+	// GetMany returns one element per key, in order; nil where the key is absent.
+	GetMany(ctx context.Context, bucket string, keys []string) ([]*KeyValue, error)
+	SetMany(ctx context.Context, bucket string, items []KeyValue) error
+	DeleteMany(ctx context.Context, bucket string, keys []string) error
+}
