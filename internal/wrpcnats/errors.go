@@ -10,8 +10,9 @@ var (
 	// ErrRemoteFailure means the peer closed the results stream before a complete value:
 	// the handler failed, or the peer could not decode the parameters.
 	ErrRemoteFailure = errors.New("wrpc: remote failure: results ended before a complete value")
-	// ErrTimeout means the call's deadline passed before it completed. Errors carrying it
-	// also match context.DeadlineExceeded.
+	// ErrTimeout means the call did not complete in time: its context's deadline passed (the
+	// error then also matches context.DeadlineExceeded), the handshake did not come within the
+	// handshake timeout, or NATS answered with status 408.
 	ErrTimeout = errors.New("wrpc: call timed out")
 	// ErrResultTooLarge means the peer sent more result bytes than the client accepts.
 	ErrResultTooLarge = errors.New("wrpc: result exceeds the size limit")

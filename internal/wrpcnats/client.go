@@ -1,0 +1,255 @@
+package wrpcnats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wrpc-kv/gateway/internal/wire"
+)
+
+// Version is the wRPC protocol version carried in every invocation subject.
+const Version = "wrpc.0.0.1"
+
+// Subject returns the invocation subject of a function: <prefix>.wrpc.0.0.1.<instance>.<fn>,
+// without the leading "<prefix>." when prefix is empty.
+func Subject(prefix, instance, fn string) string {
+	s := Version + "." + instance + "." + fn
+	if prefix != "" {
+		s = prefix + "." + s
+	}
+	return s
+}
+
+// Defaults of a Client.
+const (
+	DefaultMaxResultBytes   = 64 << 20
+	DefaultHandshakeTimeout = 10 * time.Second
+)
+
+// Client invokes functions served over wRPC. It is safe for concurrent use; all calls share one
+// inbox subscription.
+type Client struct {
+	nc               *nats.Conn
+	mux              *mux
+	prefix           string
+	header           nats.Header
+	maxResult        int
+	handshakeTimeout time.Duration
+}
+
+// A ClientOption configures a Client.
+type ClientOption func(*Client) error
+
+// WithPrefix sets the subject prefix of the invoked functions (wasmCloud uses
+// "<lattice>.<provider-id>").
+func WithPrefix(prefix string) ClientOption {
+	return func(c *Client) error { c.prefix = prefix; return nil }
+}
+
+// WithHeader adds static headers to every invocation (wasmCloud providers need source-id and
+// link-name).
+func WithHeader(h nats.Header) ClientOption {
+	return func(c *Client) error {
+		if c.header == nil {
+			c.header = nats.Header{}
+		}
+		for k, v := range h {
+			c.header[k] = append([]string(nil), v...)
+		}
+		return nil
+	}
+}
+
+// WithMaxResultBytes caps the size of a call's results. A peer sending more fails the call
+// with ErrResultTooLarge instead of making the caller buffer without bound.
+func WithMaxResultBytes(n int) ClientOption {
+	return func(c *Client) error {
+		if n <= 0 {
+			return fmt.Errorf("wrpc: max result bytes must be positive, got %d", n)
+		}
+		c.maxResult = n
+		return nil
+	}
+}
+
+// WithHandshakeTimeout bounds the wait for the server's handshake, within the call's own
+// deadline. Zero leaves only the call's deadline.
+func WithHandshakeTimeout(d time.Duration) ClientOption {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("wrpc: handshake timeout must not be negative, got %v", d)
+		}
+		c.handshakeTimeout = d
+		return nil
+	}
+}
+
+// NewClient returns a client calling over nc. It subscribes to its inbox at once.
+func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
+	c := &Client{nc: nc, maxResult: DefaultMaxResultBytes, handshakeTimeout: DefaultHandshakeTimeout}
+	for _, opt := range opts {
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	m, err := newMux(nc)
+	if err != nil {
+		return nil, fmt.Errorf("wrpc: subscribe inbox: %w", err)
+	}
+	c.mux = m
+	return c, nil
+}
+
+// Close unsubscribes the client's inbox; calls in flight fail.
+func (c *Client) Close() error { return c.mux.close() }
+
+// call is the state of one invocation, fed by the mux.
+type call struct {
+	stream // results
+	hs       bool
+	hsReply  string
+	hsStatus string
+	hsDesc   string
+}
+
+func (c *call) receive(suffix string, m *nats.Msg) {
+	c.mu.Lock()
+	switch suffix {
+	case "":
+		if !c.hs { // a second handshake (servers without a queue group) is ignored
+			c.hs = true
+			if st := m.Header.Get("Status"); st != "" && len(m.Data) == 0 {
+				c.hsStatus, c.hsDesc = st, m.Header.Get("Description")
+			} else {
+				c.hsReply = m.Reply
+			}
+		}
+	case "results":
+		c.appendLocked(m.Data)
+	default:
+		// Nested result streams: no function of the keyvalue world has one.
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.wake()
+}
+
+// Invoke calls fn of instance with the encoded params and feeds the results to decode.
+//
+// decode is called with all result bytes received so far, each time more arrive. It returns
+// nil once it has decoded a complete value, or an error matching wire.ErrTruncated while the
+// value is incomplete; any other error fails the call with ErrProtocol. decode must not keep
+// the slice.
+//
+// Invoke honours ctx at every wait. Errors: ErrNoResponders as soon as NATS reports that
+// nobody serves the subject; ErrTimeout (also matching context.DeadlineExceeded) when a
+// deadline passes; ErrRemoteFailure when the results end before a complete value;
+// ErrResultTooLarge; ErrProtocol.
+func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte, decode func([]byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return ctxError(err, "before invoking")
+	}
+	cl := &call{stream: newStream(nil, c.maxResult)}
+	token, reply := c.mux.register(cl)
+	defer c.mux.unregister(token)
+
+	subject := Subject(c.prefix, instance, fn)
+	hdr := mergeHeaders(c.header, callHeader(ctx))
+	maxPayload := int(c.nc.MaxPayload())
+	first := min(len(params), max(0, maxPayload-len(subject)-len(reply)-headerBlockSize(hdr)))
+	msg := &nats.Msg{Subject: subject, Reply: reply, Header: hdr, Data: params[:first]}
+	if err := c.nc.PublishMsg(msg); err != nil {
+		return fmt.Errorf("wrpc: publish invocation to %s: %w", subject, err)
+	}
+
+	paramsSubject, err := c.awaitHandshake(ctx, cl)
+	if err != nil {
+		return err
+	}
+	for rest := params[first:]; len(rest) > 0; {
+		n := min(len(rest), maxPayload)
+		if err := c.nc.Publish(paramsSubject, rest[:n]); err != nil {
+			return fmt.Errorf("wrpc: publish params: %w", err)
+		}
+		rest = rest[n:]
+	}
+	if err := c.nc.Publish(paramsSubject, nil); err != nil {
+		return fmt.Errorf("wrpc: publish end of params: %w", err)
+	}
+
+	decoded := 0
+	for {
+		buf, eof, tooLarge := cl.snapshot()
+		if tooLarge {
+			return fmt.Errorf("%w: more than %d bytes", ErrResultTooLarge, c.maxResult)
+		}
+		if len(buf) > decoded {
+			decoded = len(buf)
+			err := decode(buf)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, wire.ErrTruncated) {
+				return fmt.Errorf("%w: results of %s: %w", ErrProtocol, subject, err)
+			}
+		}
+		if eof {
+			return fmt.Errorf("%w (%s, %d bytes received)", ErrRemoteFailure, subject, len(buf))
+		}
+		select {
+		case <-cl.ready:
+		case <-ctx.Done():
+			return ctxError(ctx.Err(), "awaiting results")
+		}
+	}
+}
+
+// awaitHandshake waits for the server's handshake and returns the subject for the rest of the
+// params.
+func (c *Client) awaitHandshake(ctx context.Context, cl *call) (string, error) {
+	var timeout <-chan time.Time
+	if c.handshakeTimeout > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.handshakeTimeout {
+			t := time.NewTimer(c.handshakeTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+	}
+	for {
+		cl.mu.Lock()
+		hs, reply, status, desc := cl.hs, cl.hsReply, cl.hsStatus, cl.hsDesc
+		cl.mu.Unlock()
+		if hs {
+			switch {
+			case status == "503":
+				return "", ErrNoResponders
+			case status == "408":
+				return "", fmt.Errorf("%w: NATS status 408 %s", ErrTimeout, desc)
+			case status != "":
+				return "", fmt.Errorf("%w: handshake carries NATS status %s %s", ErrProtocol, status, desc)
+			case reply == "":
+				return "", fmt.Errorf("%w: peer did not specify a reply subject", ErrProtocol)
+			}
+			return reply + ".params", nil
+		}
+		select {
+		case <-cl.ready:
+		case <-timeout:
+			return "", fmt.Errorf("%w: no handshake within %v", ErrTimeout, c.handshakeTimeout)
+		case <-ctx.Done():
+			return "", ctxError(ctx.Err(), "awaiting handshake")
+		}
+	}
+}
+
+func ctxError(err error, stage string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w %s: %w", ErrTimeout, stage, err)
+	}
+	return fmt.Errorf("wrpc: %s: %w", stage, err)
+}

@@ -1,0 +1,62 @@
+package wrpcnats
+
+import (
+	"context"
+
+	"github.com/nats-io/nats.go"
+)
+
+type callHeaderKey struct{}
+
+type invocationHeaderKey struct{}
+
+// WithCallHeader returns a context whose calls carry h on their invocation message, in
+// addition to the client's static headers (h wins for keys in both). Use it for per-call
+// values such as W3C trace context (traceparent).
+func WithCallHeader(ctx context.Context, h nats.Header) context.Context {
+	return context.WithValue(ctx, callHeaderKey{}, h)
+}
+
+func callHeader(ctx context.Context) nats.Header {
+	h, _ := ctx.Value(callHeaderKey{}).(nats.Header)
+	return h
+}
+
+// InvocationHeader returns the NATS headers of the invocation a handler is serving, or nil.
+// The returned header must not be modified.
+func InvocationHeader(ctx context.Context) nats.Header {
+	h, _ := ctx.Value(invocationHeaderKey{}).(nats.Header)
+	return h
+}
+
+// headerBlockSize is the size of h encoded as a NATS header block, which counts against the
+// server's max_payload together with the data.
+func headerBlockSize(h nats.Header) int {
+	if len(h) == 0 {
+		return 0
+	}
+	n := len("NATS/1.0\r\n") + len("\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(": ") + len(v) + len("\r\n")
+		}
+	}
+	return n
+}
+
+func mergeHeaders(static, call nats.Header) nats.Header {
+	switch {
+	case len(call) == 0:
+		return static
+	case len(static) == 0:
+		return call
+	}
+	h := make(nats.Header, len(static)+len(call))
+	for k, v := range static {
+		h[k] = v
+	}
+	for k, v := range call {
+		h[k] = v
+	}
+	return h
+}

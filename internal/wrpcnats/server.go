@@ -1,0 +1,314 @@
+package wrpcnats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
+
+	"github.com/wrpc-kv/gateway/internal/wire"
+)
+
+// A Handler serves one function. It is called with all parameter bytes received so far and
+// returns an error matching wire.ErrTruncated while they are incomplete; it is then called
+// again when more arrive. Any other error means the params don't decode, and the call fails.
+// Once the params decode, it returns the Call that runs the function. A Handler must not keep
+// params nor have side effects: it may run several times for one invocation.
+type Handler func(params []byte) (Call, error)
+
+// A Call runs a function whose params have been decoded and returns its encoded results. An
+// error fails the call: the caller sees the results end without a value (a remote failure),
+// never the error's text. ctx carries the invocation's headers (InvocationHeader) and is
+// cancelled when the server stops waiting for calls in flight.
+type Call func(ctx context.Context) (results []byte, err error)
+
+// Defaults of a Server.
+const (
+	DefaultMaxConcurrency = 256
+	DefaultMaxParamBytes  = 64 << 20
+	DefaultParamsTimeout  = 30 * time.Second
+)
+
+// Server serves functions over wRPC. Each invocation is handled in its own goroutine, at most
+// MaxConcurrency at a time; beyond that, invocations wait in the subscription's pending queue.
+type Server struct {
+	nc            *nats.Conn
+	mux           *mux
+	prefix        string
+	group         string
+	groupSet      bool
+	sem           chan struct{}
+	maxParams     int
+	paramsTimeout time.Duration
+	log           *slog.Logger
+
+	baseCtx context.Context // cancelled by Close once its grace period is over
+	cancel  context.CancelFunc
+
+	mu     sync.Mutex
+	closed bool
+	subs   []*nats.Subscription
+	wg     sync.WaitGroup
+}
+
+// A ServerOption configures a Server.
+type ServerOption func(*Server) error
+
+// ServePrefix sets the subject prefix the server answers under (wasmCloud:
+// "<lattice>.<provider-id>"). Unless QueueGroup says otherwise, the queue group is the prefix,
+// as wasmCloud does, so several servers share the calls instead of all answering each one.
+func ServePrefix(prefix string) ServerOption {
+	return func(s *Server) error { s.prefix = prefix; return nil }
+}
+
+// QueueGroup sets the NATS queue group of the invocation subscriptions.
+func QueueGroup(group string) ServerOption {
+	return func(s *Server) error { s.group, s.groupSet = group, true; return nil }
+}
+
+// MaxConcurrency bounds the invocations handled at once.
+func MaxConcurrency(n int) ServerOption {
+	return func(s *Server) error {
+		if n <= 0 {
+			return fmt.Errorf("wrpc: max concurrency must be positive, got %d", n)
+		}
+		s.sem = make(chan struct{}, n)
+		return nil
+	}
+}
+
+// MaxParamBytes bounds the size of one invocation's params; a caller sending more fails.
+func MaxParamBytes(n int) ServerOption {
+	return func(s *Server) error {
+		if n <= 0 {
+			return fmt.Errorf("wrpc: max param bytes must be positive, got %d", n)
+		}
+		s.maxParams = n
+		return nil
+	}
+}
+
+// ParamsTimeout bounds the wait for the rest of an invocation's params.
+func ParamsTimeout(d time.Duration) ServerOption {
+	return func(s *Server) error {
+		if d <= 0 {
+			return fmt.Errorf("wrpc: params timeout must be positive, got %v", d)
+		}
+		s.paramsTimeout = d
+		return nil
+	}
+}
+
+// Logger sets the server's logger.
+func Logger(l *slog.Logger) ServerOption {
+	return func(s *Server) error { s.log = l; return nil }
+}
+
+// NewServer returns a server on nc with no functions yet; Handle adds them.
+func NewServer(nc *nats.Conn, opts ...ServerOption) (*Server, error) {
+	s := &Server{
+		nc:            nc,
+		sem:           make(chan struct{}, DefaultMaxConcurrency),
+		maxParams:     DefaultMaxParamBytes,
+		paramsTimeout: DefaultParamsTimeout,
+		log:           slog.Default(),
+	}
+	for _, opt := range opts {
+		if err := opt(s); err != nil {
+			return nil, err
+		}
+	}
+	if !s.groupSet {
+		s.group = s.prefix
+	}
+	m, err := newMux(nc)
+	if err != nil {
+		return nil, fmt.Errorf("wrpc: subscribe inbox: %w", err)
+	}
+	s.mux = m
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Handle subscribes to the invocation subject of fn and serves it with h. It returns once the
+// NATS server has the subscription, so calls made from other connections right after reach it.
+func (s *Server) Handle(instance, fn string, h Handler) error {
+	subject := Subject(s.prefix, instance, fn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("wrpc: server closed")
+	}
+	accept := func(m *nats.Msg) { s.accept(m, h) }
+	var sub *nats.Subscription
+	var err error
+	if s.group != "" {
+		sub, err = s.nc.QueueSubscribe(subject, s.group, accept)
+	} else {
+		sub, err = s.nc.Subscribe(subject, accept)
+	}
+	if err != nil {
+		return fmt.Errorf("wrpc: subscribe %s: %w", subject, err)
+	}
+	s.subs = append(s.subs, sub)
+	if err := s.nc.Flush(); err != nil {
+		return fmt.Errorf("wrpc: flush subscription of %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Close stops taking invocations and waits for those in flight until ctx is done; then it
+// cancels their contexts and returns ctx's error.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	for _, sub := range s.subs {
+		errs = append(errs, sub.Unsubscribe())
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	s.cancel()
+	<-done
+	errs = append(errs, s.mux.close())
+	return errors.Join(errs...)
+}
+
+// accept runs on the subscription's delivery goroutine. Waiting here for a free slot is the
+// back-pressure: further invocations queue in the subscription.
+func (s *Server) accept(m *nats.Msg, h Handler) {
+	if m.Reply == "" {
+		s.log.Warn("wrpc: dropping invocation without reply subject", "subject", m.Subject)
+		return
+	}
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.baseCtx.Done():
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.sem
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer func() { <-s.sem; s.wg.Done() }()
+		s.serve(m, h)
+	}()
+}
+
+// invocation collects the params that follow the handshake.
+type invocation struct{ stream }
+
+func (inv *invocation) receive(suffix string, m *nats.Msg) {
+	if suffix != "params" {
+		return
+	}
+	inv.mu.Lock()
+	inv.appendLocked(m.Data)
+	inv.mu.Unlock()
+	inv.wake()
+}
+
+func (s *Server) serve(m *nats.Msg, h Handler) {
+	results := m.Reply + ".results"
+	// Always end the results stream: without the marker a failed call looks, to the caller,
+	// like a slow one until its deadline.
+	ended := false
+	defer func() {
+		if !ended {
+			if err := s.nc.Publish(results, nil); err != nil {
+				s.log.Debug("wrpc: publish end of results", "subject", m.Subject, "err", err)
+			}
+		}
+	}()
+
+	run, err := h(m.Data)
+	var paramsSubject string
+	var inv *invocation
+	if errors.Is(err, wire.ErrTruncated) {
+		inv = &invocation{stream: newStream(append([]byte(nil), m.Data...), s.maxParams)}
+		token, subject := s.mux.register(inv)
+		defer s.mux.unregister(token)
+		paramsSubject = subject
+	} else {
+		// Complete already: the caller's end-of-params marker goes to an unregistered token
+		// and is dropped by the mux.
+		paramsSubject = s.mux.subject(nuid.Next())
+	}
+	if err := s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: paramsSubject}); err != nil {
+		s.log.Debug("wrpc: publish handshake", "subject", m.Subject, "err", err)
+		return
+	}
+	if inv != nil {
+		run, err = s.awaitParams(inv, h)
+	}
+	if err != nil {
+		s.log.Debug("wrpc: params do not decode", "subject", m.Subject, "err", err)
+		return
+	}
+
+	ctx := context.WithValue(s.baseCtx, invocationHeaderKey{}, m.Header)
+	out, err := run(ctx)
+	if err != nil {
+		s.log.Warn("wrpc: call failed", "subject", m.Subject, "err", err)
+		return
+	}
+	maxPayload := int(s.nc.MaxPayload())
+	for len(out) > 0 {
+		n := min(len(out), maxPayload)
+		if err := s.nc.Publish(results, out[:n]); err != nil {
+			s.log.Debug("wrpc: publish results", "subject", m.Subject, "err", err)
+			return
+		}
+		out = out[n:]
+	}
+}
+
+func (s *Server) awaitParams(inv *invocation, h Handler) (Call, error) {
+	timer := time.NewTimer(s.paramsTimeout)
+	defer timer.Stop()
+	tried := len(inv.buf) // h already saw the invocation's own bytes
+	for {
+		buf, eof, tooLarge := inv.snapshot()
+		if tooLarge {
+			return nil, fmt.Errorf("params exceed %d bytes", s.maxParams)
+		}
+		if len(buf) > tried {
+			tried = len(buf)
+			run, err := h(buf)
+			if !errors.Is(err, wire.ErrTruncated) {
+				return run, err
+			}
+		}
+		if eof {
+			return nil, fmt.Errorf("params ended after %d bytes, before a complete value", len(buf))
+		}
+		select {
+		case <-inv.ready:
+		case <-timer.C:
+			return nil, fmt.Errorf("no complete params within %v", s.paramsTimeout)
+		case <-s.baseCtx.Done():
+			return nil, s.baseCtx.Err()
+		}
+	}
+}

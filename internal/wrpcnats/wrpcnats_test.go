@@ -1,0 +1,430 @@
+package wrpcnats
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/wrpc-kv/gateway/internal/wire"
+)
+
+const (
+	testInstance = "test:echo/bytes@0.1.0"
+	testPrefix   = "lattice.prov"
+)
+
+// runNATS starts an embedded NATS server on a random loopback port.
+func runNATS(t testing.TB, maxPayload int32) *server.Server {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: maxPayload}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(5 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+func connect(t testing.TB, ns *server.Server) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// echo serves a function taking list<u8> and returning list<u8>: the params reversed, or a
+// failure when the params are "fail".
+func echo(params []byte) (Call, error) {
+	p, _, err := wire.ConsumeBytes(params)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) ([]byte, error) {
+		if string(p) == "fail" {
+			return nil, errors.New("handler failed")
+		}
+		if string(p) == "header" {
+			return wire.AppendBytes(nil, []byte(InvocationHeader(ctx).Get("x-test")+"|"+InvocationHeader(ctx).Get("traceparent"))), nil
+		}
+		return wire.AppendBytes(nil, p), nil
+	}, nil
+}
+
+func startEcho(t testing.TB, ns *server.Server, opts ...ServerOption) *Server {
+	t.Helper()
+	srv, err := NewServer(connect(t, ns), append([]ServerOption{ServePrefix(testPrefix), Logger(slog.New(slog.DiscardHandler))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Handle(testInstance, "echo", echo); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	return srv
+}
+
+func newClient(t testing.TB, ns *server.Server, opts ...ClientOption) *Client {
+	t.Helper()
+	c, err := NewClient(connect(t, ns), append([]ClientOption{WithPrefix(testPrefix)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func callEcho(ctx context.Context, c *Client, fn string, p []byte) ([]byte, error) {
+	var out []byte
+	err := c.Invoke(ctx, testInstance, fn, wire.AppendBytes(nil, p), func(b []byte) error {
+		v, _, err := wire.ConsumeBytes(b)
+		out = v
+		return err
+	})
+	return out, err
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+func TestRoundTripSizes(t *testing.T) {
+	// A small max_payload makes every size above a few hundred bytes cross message
+	// boundaries in both directions, at every offset the sizes below produce.
+	ns := runNATS(t, 1024)
+	startEcho(t, ns)
+	c := newClient(t, ns)
+	for _, n := range []int{0, 1, 127, 128, 900, 1000, 1023, 1024, 1025, 2048, 5000, 100_000} {
+		want := pattern(n)
+		got, err := callEcho(context.Background(), c, "echo", want)
+		if err != nil {
+			t.Fatalf("echo %d bytes: %v", n, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("echo %d bytes: got %d bytes, want the same bytes back", n, len(got))
+		}
+	}
+}
+
+func TestRoundTripLargeDefaultPayload(t *testing.T) {
+	ns := runNATS(t, 0) // default max_payload 1 MiB
+	startEcho(t, ns)
+	c := newClient(t, ns)
+	for _, n := range []int{1<<20 + 1, 8 << 20} {
+		want := pattern(n)
+		got, err := callEcho(context.Background(), c, "echo", want)
+		if err != nil {
+			t.Fatalf("echo %d bytes: %v", n, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("echo %d bytes: got %d bytes back", n, len(got))
+		}
+	}
+}
+
+func TestConcurrentCallsShareOneInbox(t *testing.T) {
+	ns := runNATS(t, 2048)
+	startEcho(t, ns, MaxConcurrency(8))
+	c := newClient(t, ns)
+	if err := c.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before := ns.NumSubscriptions()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := pattern(i * 97)
+			got, err := callEcho(context.Background(), c, "echo", want)
+			if err == nil && !bytes.Equal(got, want) {
+				err = fmt.Errorf("call %d: wrong bytes", i)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := ns.NumSubscriptions(); n != before {
+		t.Errorf("server has %d subscriptions after 64 calls, %d before; want no SUB per call", n, before)
+	}
+}
+
+func TestNoRespondersFailsFast(t *testing.T) {
+	ns := runNATS(t, 0)
+	c := newClient(t, ns)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := callEcho(ctx, c, "nobody", []byte("x"))
+	if !errors.Is(err, ErrNoResponders) {
+		t.Fatalf("call to unserved subject: err = %v; want ErrNoResponders", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("no responders took %v; want an answer well before the 5 s deadline", d)
+	}
+}
+
+func TestHandlerFailureIsRemoteFailure(t *testing.T) {
+	ns := runNATS(t, 0)
+	startEcho(t, ns)
+	c := newClient(t, ns)
+	_, err := callEcho(context.Background(), c, "echo", []byte("fail"))
+	if !errors.Is(err, ErrRemoteFailure) {
+		t.Fatalf("err = %v; want ErrRemoteFailure", err)
+	}
+}
+
+func TestUndecodableParamsEndTheResults(t *testing.T) {
+	ns := runNATS(t, 0)
+	startEcho(t, ns)
+	c := newClient(t, ns)
+	// A list<u8> whose LEB128 length overflows u32: the handler can never decode it.
+	bad := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0x01}
+	err := c.Invoke(context.Background(), testInstance, "echo", bad, func(b []byte) error {
+		_, _, err := wire.ConsumeBytes(b)
+		return err
+	})
+	if !errors.Is(err, ErrRemoteFailure) {
+		t.Fatalf("err = %v; want ErrRemoteFailure", err)
+	}
+	// Truncated params: the end-of-params marker arrives before a complete value.
+	err = c.Invoke(context.Background(), testInstance, "echo", []byte{0x05, 1, 2}, func(b []byte) error {
+		_, _, err := wire.ConsumeBytes(b)
+		return err
+	})
+	if !errors.Is(err, ErrRemoteFailure) {
+		t.Fatalf("truncated params: err = %v; want ErrRemoteFailure", err)
+	}
+}
+
+func TestHeadersReachTheHandler(t *testing.T) {
+	ns := runNATS(t, 0)
+	startEcho(t, ns)
+	c := newClient(t, ns, WithHeader(nats.Header{"x-test": {"static"}}))
+	ctx := WithCallHeader(context.Background(), nats.Header{"traceparent": {"00-abc-def-01"}})
+	got, err := callEcho(ctx, c, "echo", []byte("header"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "static|00-abc-def-01" {
+		t.Fatalf("handler saw headers %q; want %q", got, "static|00-abc-def-01")
+	}
+}
+
+// rawPeer subscribes to the echo subject on its own connection and lets a test answer
+// invocations by hand, as a misbehaving provider would.
+func rawPeer(t *testing.T, ns *server.Server, answer func(nc *nats.Conn, m *nats.Msg)) {
+	t.Helper()
+	nc := connect(t, ns)
+	if _, err := nc.Subscribe(Subject(testPrefix, testInstance, "echo"), func(m *nats.Msg) { answer(nc, m) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHostilePeers(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  func(nc *nats.Conn, m *nats.Msg)
+		opts    []ClientOption
+		timeout time.Duration
+		want    error
+	}{
+		{"silent", func(*nats.Conn, *nats.Msg) {}, nil, 200 * time.Millisecond, ErrTimeout},
+		{"silent after handshake", func(nc *nats.Conn, m *nats.Msg) {
+			_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
+		}, nil, 200 * time.Millisecond, context.DeadlineExceeded},
+		{"handshake without reply", func(nc *nats.Conn, m *nats.Msg) {
+			_ = nc.Publish(m.Reply, nil)
+		}, nil, 5 * time.Second, ErrProtocol},
+		{"garbage results", func(nc *nats.Conn, m *nats.Msg) {
+			_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
+			_ = nc.Publish(m.Reply+".results", []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		}, nil, 5 * time.Second, ErrProtocol},
+		{"endless results", func(nc *nats.Conn, m *nats.Msg) {
+			_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
+			_ = nc.Publish(m.Reply+".results", []byte{0xff, 0xff, 0xff, 0x7f}) // a 256 MiB list
+			chunk := make([]byte, 1000)
+			for range 100 {
+				_ = nc.Publish(m.Reply+".results", chunk)
+			}
+		}, []ClientOption{WithMaxResultBytes(10_000)}, 5 * time.Second, ErrResultTooLarge},
+		{"results end early", func(nc *nats.Conn, m *nats.Msg) {
+			_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
+			_ = nc.Publish(m.Reply+".results", []byte{0x05, 1, 2})
+			_ = nc.Publish(m.Reply+".results", nil)
+		}, nil, 5 * time.Second, ErrRemoteFailure},
+		{"handshake timeout", func(*nats.Conn, *nats.Msg) {},
+			[]ClientOption{WithHandshakeTimeout(100 * time.Millisecond)}, 5 * time.Second, ErrTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := runNATS(t, 0)
+			rawPeer(t, ns, tt.answer)
+			c := newClient(t, ns, tt.opts...)
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			_, err := callEcho(ctx, c, "echo", []byte("x"))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v; want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	ns := runNATS(t, 0)
+	rawPeer(t, ns, func(*nats.Conn, *nats.Msg) {})
+	c := newClient(t, ns)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err := callEcho(ctx, c, "echo", []byte("x"))
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v; want context.Canceled and not ErrTimeout", err)
+	}
+}
+
+// TestWireSequence checks, from a third connection watching everything, the messages of one
+// call between our client and our server: the exact sequence of PROTOCOL.md §1.2.
+func TestWireSequence(t *testing.T) {
+	ns := runNATS(t, 0)
+	startEcho(t, ns)
+	c := newClient(t, ns, WithHeader(nats.Header{"source-id": {"gw"}}))
+	spy := connect(t, ns)
+	msgs := make(chan *nats.Msg, 16)
+	if _, err := spy.ChanSubscribe(">", msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callEcho(context.Background(), c, "echo", []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []*nats.Msg
+	deadline := time.After(2 * time.Second)
+	for len(seen) < 5 {
+		select {
+		case m := <-msgs:
+			seen = append(seen, m)
+		case <-deadline:
+			t.Fatalf("saw %d messages; want 5", len(seen))
+		}
+	}
+	inv := seen[0]
+	if inv.Subject != "lattice.prov.wrpc.0.0.1.test:echo/bytes@0.1.0.echo" || inv.Header.Get("source-id") != "gw" ||
+		!bytes.Equal(inv.Data, []byte{3, 1, 2, 3}) || inv.Reply == "" {
+		t.Fatalf("invocation = %q reply %q hdr %v data % x", inv.Subject, inv.Reply, inv.Header, inv.Data)
+	}
+	rc := inv.Reply
+	var hs, res, end, params *nats.Msg
+	for _, m := range seen[1:] {
+		switch {
+		case m.Subject == rc:
+			hs = m
+		case m.Subject == rc+".results" && len(m.Data) > 0:
+			res = m
+		case m.Subject == rc+".results":
+			end = m
+		default:
+			params = m
+		}
+	}
+	if hs == nil || hs.Reply == "" || len(hs.Data) != 0 || len(hs.Header) != 0 {
+		t.Fatalf("handshake = %+v; want empty message to R_c with a reply subject", hs)
+	}
+	if res == nil || !bytes.Equal(res.Data, []byte{3, 1, 2, 3}) || end == nil {
+		t.Fatalf("results = %+v, end = %+v", res, end)
+	}
+	if params == nil || params.Subject != hs.Reply+".params" || len(params.Data) != 0 {
+		t.Fatalf("end of params = %+v; want an empty message to R_s.params", params)
+	}
+}
+
+func TestServerCloseWaitsForCallsInFlight(t *testing.T) {
+	ns := runNATS(t, 0)
+	nc := connect(t, ns)
+	srv, err := NewServer(nc, ServePrefix(testPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	release := make(chan struct{})
+	err = srv.Handle(testInstance, "echo", func(p []byte) (Call, error) {
+		return func(ctx context.Context) ([]byte, error) {
+			close(started)
+			<-release
+			return wire.AppendBytes(nil, []byte("done")), nil
+		}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ns)
+	result := make(chan error, 1)
+	go func() {
+		got, err := callEcho(context.Background(), c, "echo", nil)
+		if err == nil && string(got) != "done" {
+			err = fmt.Errorf("got %q", got)
+		}
+		result <- err
+	}()
+	<-started
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close(context.Background()) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a call was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-result; err != nil {
+		t.Fatalf("call in flight during Close: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	_, err = callEcho(context.Background(), c, "echo", nil)
+	if !errors.Is(err, ErrNoResponders) {
+		t.Fatalf("call after Close: err = %v; want ErrNoResponders", err)
+	}
+}
+
+func TestQueueGroupAnswersOnce(t *testing.T) {
+	ns := runNATS(t, 0)
+	startEcho(t, ns)
+	startEcho(t, ns)
+	c := newClient(t, ns)
+	for range 20 {
+		if _, err := callEcho(context.Background(), c, "echo", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
