@@ -109,7 +109,7 @@ func (c *Client) Close() error { return c.mux.close() }
 
 // call is the state of one invocation, fed by the mux.
 type call struct {
-	stream // results
+	stream   // results
 	hs       bool
 	hsReply  string
 	hsStatus string
