@@ -159,7 +159,7 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 	defer c.mux.unregister(token)
 
 	subject := Subject(c.prefix, instance, fn)
-	hdr := mergeHeaders(c.header, callHeader(ctx))
+	hdr := mergeHeaders(c.header, CallHeader(ctx))
 	maxPayload := int(c.nc.MaxPayload())
 	first := min(len(params), max(0, maxPayload-len(subject)-len(reply)-headerBlockSize(hdr)))
 	msg := &nats.Msg{Subject: subject, Reply: reply, Header: hdr, Data: params[:first]}

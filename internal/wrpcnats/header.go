@@ -17,7 +17,8 @@ func WithCallHeader(ctx context.Context, h nats.Header) context.Context {
 	return context.WithValue(ctx, callHeaderKey{}, h)
 }
 
-func callHeader(ctx context.Context) nats.Header {
+// CallHeader returns the per-call headers set with WithCallHeader, or nil.
+func CallHeader(ctx context.Context) nats.Header {
 	h, _ := ctx.Value(callHeaderKey{}).(nats.Header)
 	return h
 }

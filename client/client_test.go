@@ -1,0 +1,348 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/internal/natstest"
+	"github.com/wrpc-kv/gateway/keyvalue"
+	"github.com/wrpc-kv/gateway/provider"
+	"github.com/wrpc-kv/gateway/provider/memory"
+)
+
+const prefix = "default.kvtest"
+
+// answering wraps a store and answers every call on the buckets "no-such-store",
+// "access-denied" and "other" with that provider error, and fails calls on "fail" with an
+// error that is no provider answer (a remote failure for the caller).
+type answering struct{ keyvalue.Store }
+
+func answer(bucket string) error {
+	switch bucket {
+	case "no-such-store":
+		return keyvalue.ErrNoSuchStore
+	case "access-denied":
+		return keyvalue.ErrAccessDenied
+	case "other":
+		return &keyvalue.OtherError{Message: "boom"}
+	case "fail":
+		return errors.New("backend exploded")
+	}
+	return nil
+}
+
+func (a answering) Get(ctx context.Context, b, k string) ([]byte, bool, error) {
+	if err := answer(b); err != nil {
+		return nil, false, err
+	}
+	return a.Store.Get(ctx, b, k)
+}
+func (a answering) Set(ctx context.Context, b, k string, v []byte) error {
+	if err := answer(b); err != nil {
+		return err
+	}
+	return a.Store.Set(ctx, b, k, v)
+}
+func (a answering) Delete(ctx context.Context, b, k string) error {
+	if err := answer(b); err != nil {
+		return err
+	}
+	return a.Store.Delete(ctx, b, k)
+}
+func (a answering) Exists(ctx context.Context, b, k string) (bool, error) {
+	if err := answer(b); err != nil {
+		return false, err
+	}
+	return a.Store.Exists(ctx, b, k)
+}
+func (a answering) ListKeys(ctx context.Context, b string, c *uint64) (keyvalue.KeyResponse, error) {
+	if err := answer(b); err != nil {
+		return keyvalue.KeyResponse{}, err
+	}
+	return a.Store.ListKeys(ctx, b, c)
+}
+func (a answering) Increment(ctx context.Context, b, k string, d uint64) (uint64, error) {
+	if err := answer(b); err != nil {
+		return 0, err
+	}
+	return a.Store.Increment(ctx, b, k, d)
+}
+func (a answering) GetMany(ctx context.Context, b string, ks []string) ([]*keyvalue.KeyValue, error) {
+	if err := answer(b); err != nil {
+		return nil, err
+	}
+	return a.Store.GetMany(ctx, b, ks)
+}
+func (a answering) SetMany(ctx context.Context, b string, items []keyvalue.KeyValue) error {
+	if err := answer(b); err != nil {
+		return err
+	}
+	return a.Store.SetMany(ctx, b, items)
+}
+func (a answering) DeleteMany(ctx context.Context, b string, ks []string) error {
+	if err := answer(b); err != nil {
+		return err
+	}
+	return a.Store.DeleteMany(ctx, b, ks)
+}
+
+func setup(t testing.TB, opts ...client.Option) (*client.KeyValue, *server.Server) {
+	t.Helper()
+	ns := natstest.Run(t)
+	p, err := provider.Serve(natstest.Connect(t, ns), answering{memory.New(memory.PageSize(3))},
+		provider.WithPrefix(prefix), provider.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	kv, err := client.New(natstest.Connect(t, ns), append([]client.Option{client.WithPrefix(prefix)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kv.Close() })
+	return kv, ns
+}
+
+func TestStoreFunctions(t *testing.T) {
+	kv, _ := setup(t)
+	ctx := context.Background()
+	const b, k = "bücket 🪣", "ключ/🔑 %2F"
+
+	if _, ok, err := kv.Get(ctx, b, k); err != nil || ok {
+		t.Fatalf("Get absent = ok %v, err %v; want absent", ok, err)
+	}
+	if err := kv.Set(ctx, b, k, []byte{}); err != nil {
+		t.Fatal(err)
+	}
+	v, ok, err := kv.Get(ctx, b, k)
+	if err != nil || !ok || v == nil || len(v) != 0 {
+		t.Fatalf("Get empty value = %v, %v, %v; want present and empty", v, ok, err)
+	}
+	if ex, err := kv.Exists(ctx, b, k); err != nil || !ex {
+		t.Fatalf("Exists = %v, %v; want true", ex, err)
+	}
+	if err := kv.Set(ctx, b, k, []byte{0, 1, 0xff}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := kv.Get(ctx, b, k); !bytes.Equal(v, []byte{0, 1, 0xff}) {
+		t.Fatalf("Get = % x; want 00 01 ff", v)
+	}
+	if err := kv.Delete(ctx, b, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(ctx, b, k); err != nil {
+		t.Fatalf("Delete absent: %v", err)
+	}
+	if ex, err := kv.Exists(ctx, b, k); err != nil || ex {
+		t.Fatalf("Exists after delete = %v, %v", ex, err)
+	}
+}
+
+func TestListKeysPages(t *testing.T) {
+	kv, _ := setup(t)
+	ctx := context.Background()
+	var want []string
+	for i := range 10 {
+		k := fmt.Sprintf("k%02d", i)
+		want = append(want, k)
+		if err := kv.Set(ctx, "b", k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	var cursor *uint64
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("cursor never ends")
+		}
+		r, err := kv.ListKeys(ctx, "b", cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Keys...)
+		if r.Cursor == nil {
+			break
+		}
+		cursor = r.Cursor
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v; want %v", got, want)
+	}
+}
+
+func TestIncrementAndBatch(t *testing.T) {
+	kv, _ := setup(t)
+	ctx := context.Background()
+	for _, want := range []uint64{3, 6} {
+		if v, err := kv.Increment(ctx, "b", "n", 3); err != nil || v != want {
+			t.Fatalf("Increment = %d, %v; want %d", v, err, want)
+		}
+	}
+	if v, _, _ := kv.Get(ctx, "b", "n"); string(v) != "6" {
+		t.Fatalf("counter stored as %q; want decimal text 6", v)
+	}
+	items := []keyvalue.KeyValue{{Key: "a", Value: []byte{1}}, {Key: "e", Value: []byte{}}}
+	if err := kv.SetMany(ctx, "b", items); err != nil {
+		t.Fatal(err)
+	}
+	got, err := kv.GetMany(ctx, "b", []string{"e", "missing", "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0] == nil || got[0].Key != "e" || got[0].Value == nil || len(got[0].Value) != 0 ||
+		got[1] != nil || got[2] == nil || !bytes.Equal(got[2].Value, []byte{1}) {
+		t.Fatalf("GetMany = %v", got)
+	}
+	if err := kv.DeleteMany(ctx, "b", []string{"a", "e", "missing"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kv.GetMany(ctx, "b", []string{"a", "e"}); got[0] != nil || got[1] != nil {
+		t.Fatalf("GetMany after DeleteMany = %v", got)
+	}
+}
+
+// calls runs every function of the world once on bucket.
+func calls(kv *client.KeyValue, bucket string) map[string]error {
+	ctx := context.Background()
+	out := map[string]error{}
+	_, _, out["get"] = kv.Get(ctx, bucket, "k")
+	out["set"] = kv.Set(ctx, bucket, "k", []byte("v"))
+	out["delete"] = kv.Delete(ctx, bucket, "k")
+	_, out["exists"] = kv.Exists(ctx, bucket, "k")
+	_, out["list-keys"] = kv.ListKeys(ctx, bucket, nil)
+	_, out["increment"] = kv.Increment(ctx, bucket, "k", 1)
+	_, out["get-many"] = kv.GetMany(ctx, bucket, []string{"k"})
+	out["set-many"] = kv.SetMany(ctx, bucket, []keyvalue.KeyValue{{Key: "k", Value: []byte("v")}})
+	out["delete-many"] = kv.DeleteMany(ctx, bucket, []string{"k"})
+	return out
+}
+
+func TestProviderErrors(t *testing.T) {
+	kv, _ := setup(t)
+	for _, tt := range []struct {
+		bucket string
+		check  func(error) bool
+	}{
+		{"no-such-store", func(err error) bool { return errors.Is(err, client.ErrNoSuchStore) }},
+		{"access-denied", func(err error) bool { return errors.Is(err, client.ErrAccessDenied) }},
+		{"other", func(err error) bool {
+			var o *client.OtherError
+			return errors.As(err, &o) && o.Message == "boom"
+		}},
+		{"fail", func(err error) bool {
+			return errors.Is(err, client.ErrRemoteFailure) && !errors.Is(err, client.ErrNoSuchStore)
+		}},
+	} {
+		for fn, err := range calls(kv, tt.bucket) {
+			if !tt.check(err) {
+				t.Errorf("%s on bucket %q: err = %v", fn, tt.bucket, err)
+			}
+			if tt.bucket != "fail" && errors.Is(err, client.ErrRemoteFailure) {
+				t.Errorf("%s on bucket %q: provider answer reported as transport failure: %v", fn, tt.bucket, err)
+			}
+		}
+	}
+}
+
+func TestNoRespondersAndTimeout(t *testing.T) {
+	ns := natstest.Run(t)
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix("nobody.here"), client.WithTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for fn, err := range calls(kv, "b") {
+		if !errors.Is(err, client.ErrNoResponders) {
+			t.Errorf("%s: err = %v; want ErrNoResponders", fn, err)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("nine calls to an unserved prefix took %v", d)
+	}
+	// A subscriber that never answers: the client's default timeout applies.
+	nc := natstest.Connect(t, ns)
+	if _, err := nc.Subscribe("silent.wrpc.>", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	silent, err := client.New(natstest.Connect(t, ns), client.WithPrefix("silent"), client.WithTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = silent.Get(context.Background(), "b", "k")
+	if !errors.Is(err, client.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get on a silent provider: err = %v; want ErrTimeout", err)
+	}
+}
+
+func TestLargeValuesCrossMaxPayload(t *testing.T) {
+	kv, _ := setup(t)
+	ctx := context.Background()
+	for _, n := range []int{0, 1, 1<<20 + 1, 8 << 20} {
+		want := bytes.Repeat([]byte{0xab, 0x00, 0x17}, n/3+1)[:n]
+		if err := kv.Set(ctx, "big", "v", want); err != nil {
+			t.Fatalf("Set %d bytes: %v", n, err)
+		}
+		got, ok, err := kv.Get(ctx, "big", "v")
+		if err != nil || !ok || !bytes.Equal(got, want) {
+			t.Fatalf("Get %d bytes: got %d bytes, ok %v, err %v", n, len(got), ok, err)
+		}
+	}
+}
+
+func TestResultSizeCap(t *testing.T) {
+	kv, _ := setup(t, client.WithMaxResultBytes(1000))
+	ctx := context.Background()
+	if err := kv.Set(ctx, "b", "big", make([]byte, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kv.Get(ctx, "b", "big"); !errors.Is(err, client.ErrResultTooLarge) {
+		t.Fatalf("Get of 5000 bytes with a 1000-byte cap: err = %v", err)
+	}
+}
+
+func TestStaticAndCallHeaders(t *testing.T) {
+	ns := natstest.Run(t)
+	seen := make(chan [3]string, 1)
+	p, err := provider.Serve(natstest.Connect(t, ns), headerStore{memory.New(), seen}, provider.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix(prefix),
+		client.WithHeader("source-id", "gateway"), client.WithHeader("link-name", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := client.WithCallHeader(context.Background(), "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	if _, _, err := kv.Get(ctx, "b", "k"); err != nil {
+		t.Fatal(err)
+	}
+	got := <-seen
+	want := [3]string{"gateway", "default", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	if got != want {
+		t.Fatalf("provider saw headers %q; want %q", got, want)
+	}
+}
+
+type headerStore struct {
+	keyvalue.Store
+	seen chan [3]string
+}
+
+func (h headerStore) Get(ctx context.Context, b, k string) ([]byte, bool, error) {
+	hdr := provider.InvocationHeader(ctx)
+	h.seen <- [3]string{hdr.Get("source-id"), hdr.Get("link-name"), hdr.Get("traceparent")}
+	return h.Store.Get(ctx, b, k)
+}

@@ -1,0 +1,183 @@
+// Package provider serves the wrpc:keyvalue@0.2.0-draft world (interfaces store, atomics and
+// batch) over wRPC on NATS from any keyvalue.Store, such as the backends in provider/memory
+// and provider/jetstream.
+package provider
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wrpc-kv/gateway/internal/wrpcnats"
+	"github.com/wrpc-kv/gateway/keyvalue"
+)
+
+// Provider serves a keyvalue.Store.
+type Provider struct {
+	srv *wrpcnats.Server
+}
+
+type config struct {
+	rpc []wrpcnats.ServerOption
+}
+
+// An Option configures a Provider.
+type Option func(*config)
+
+// WithPrefix sets the subject prefix the provider answers under; unless WithQueueGroup says
+// otherwise, it is also the queue group, so that providers sharing a prefix share the calls.
+func WithPrefix(prefix string) Option {
+	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.ServePrefix(prefix)) }
+}
+
+// WithQueueGroup sets the NATS queue group.
+func WithQueueGroup(group string) Option {
+	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.QueueGroup(group)) }
+}
+
+// WithMaxConcurrency bounds the calls served at once.
+func WithMaxConcurrency(n int) Option {
+	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.MaxConcurrency(n)) }
+}
+
+// WithMaxParamBytes bounds the size of one call's params (and so of the values it sets).
+func WithMaxParamBytes(n int) Option {
+	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.MaxParamBytes(n)) }
+}
+
+// WithLogger sets the logger for failed calls.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.Logger(l)) }
+}
+
+// InvocationHeader returns the NATS headers of the call being served (for example source-id,
+// link-name, traceparent), or nil. Backends receive it in their ctx.
+func InvocationHeader(ctx context.Context) nats.Header { return wrpcnats.InvocationHeader(ctx) }
+
+// Serve subscribes the nine functions of the world on nc and serves them from store until
+// Close. It returns once the NATS server has every subscription.
+func Serve(nc *nats.Conn, store keyvalue.Store, opts ...Option) (*Provider, error) {
+	var cfg config
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	srv, err := wrpcnats.NewServer(nc, cfg.rpc...)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{srv: srv}
+	for _, f := range functions(store) {
+		if err := srv.Handle(f.instance, f.name, f.handler); err != nil {
+			_ = srv.Close(context.Background())
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Close stops taking calls and waits for those in flight until ctx is done.
+func (p *Provider) Close(ctx context.Context) error { return p.srv.Close(ctx) }
+
+type function struct {
+	instance, name string
+	handler        wrpcnats.Handler
+}
+
+func functions(s keyvalue.Store) []function {
+	return []function{
+		{keyvalue.StoreInstance, "get", func(p []byte) (wrpcnats.Call, error) {
+			bucket, key, _, err := keyvalue.ConsumeBucketKeyParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				v, ok, err := s.Get(ctx, bucket, key)
+				if err != nil {
+					return errorResult(err)
+				}
+				return keyvalue.AppendGetResult(nil, v, ok), nil
+			}, err
+		}},
+		{keyvalue.StoreInstance, "set", func(p []byte) (wrpcnats.Call, error) {
+			bucket, key, value, _, err := keyvalue.ConsumeSetParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				return unitResult(s.Set(ctx, bucket, key, value))
+			}, err
+		}},
+		{keyvalue.StoreInstance, "delete", func(p []byte) (wrpcnats.Call, error) {
+			bucket, key, _, err := keyvalue.ConsumeBucketKeyParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				return unitResult(s.Delete(ctx, bucket, key))
+			}, err
+		}},
+		{keyvalue.StoreInstance, "exists", func(p []byte) (wrpcnats.Call, error) {
+			bucket, key, _, err := keyvalue.ConsumeBucketKeyParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				ok, err := s.Exists(ctx, bucket, key)
+				if err != nil {
+					return errorResult(err)
+				}
+				return keyvalue.AppendExistsResult(nil, ok), nil
+			}, err
+		}},
+		{keyvalue.StoreInstance, "list-keys", func(p []byte) (wrpcnats.Call, error) {
+			bucket, cursor, _, err := keyvalue.ConsumeListKeysParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				r, err := s.ListKeys(ctx, bucket, cursor)
+				if err != nil {
+					return errorResult(err)
+				}
+				return keyvalue.AppendListKeysResult(nil, r), nil
+			}, err
+		}},
+		{keyvalue.AtomicsInstance, "increment", func(p []byte) (wrpcnats.Call, error) {
+			bucket, key, delta, _, err := keyvalue.ConsumeIncrementParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				v, err := s.Increment(ctx, bucket, key, delta)
+				if err != nil {
+					return errorResult(err)
+				}
+				return keyvalue.AppendIncrementResult(nil, v), nil
+			}, err
+		}},
+		{keyvalue.BatchInstance, "get-many", func(p []byte) (wrpcnats.Call, error) {
+			bucket, keys, _, err := keyvalue.ConsumeKeysParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				items, err := s.GetMany(ctx, bucket, keys)
+				if err != nil {
+					return errorResult(err)
+				}
+				return keyvalue.AppendGetManyResult(nil, items), nil
+			}, err
+		}},
+		{keyvalue.BatchInstance, "set-many", func(p []byte) (wrpcnats.Call, error) {
+			bucket, items, _, err := keyvalue.ConsumeSetManyParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				return unitResult(s.SetMany(ctx, bucket, items))
+			}, err
+		}},
+		{keyvalue.BatchInstance, "delete-many", func(p []byte) (wrpcnats.Call, error) {
+			bucket, keys, _, err := keyvalue.ConsumeKeysParams(p)
+			return func(ctx context.Context) ([]byte, error) {
+				return unitResult(s.DeleteMany(ctx, bucket, keys))
+			}, err
+		}},
+	}
+}
+
+// errorResult encodes a provider answer (no-such-store, access-denied, other) as the
+// function's err result. Any other error fails the call: the caller sees a remote failure
+// and the error stays in the provider's log, where its text may safely go.
+func errorResult(err error) ([]byte, error) {
+	var other *keyvalue.OtherError
+	if errors.Is(err, keyvalue.ErrNoSuchStore) || errors.Is(err, keyvalue.ErrAccessDenied) || errors.As(err, &other) {
+		return keyvalue.AppendErrorResult(nil, err), nil
+	}
+	return nil, err
+}
+
+func unitResult(err error) ([]byte, error) {
+	if err != nil {
+		return errorResult(err)
+	}
+	return keyvalue.AppendUnitResult(nil), nil
+}
