@@ -3,7 +3,7 @@
 // serves. The client and the provider share these types, so a value read through the client
 // has the same shape a backend wrote.
 //
-// The package imports only the standard library.
+// The package imports only the standard library and the project's value codec.
 package keyvalue
 
 import (
