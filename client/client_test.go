@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/internal/kvtest"
 	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/keyvalue"
 	"github.com/wrpc-kv/gateway/provider"
@@ -22,84 +23,10 @@ import (
 
 const prefix = "default.kvtest"
 
-// answering wraps a store and answers every call on the buckets "no-such-store",
-// "access-denied" and "other" with that provider error, and fails calls on "fail" with an
-// error that is no provider answer (a remote failure for the caller).
-type answering struct{ keyvalue.Store }
-
-func answer(bucket string) error {
-	switch bucket {
-	case "no-such-store":
-		return keyvalue.ErrNoSuchStore
-	case "access-denied":
-		return keyvalue.ErrAccessDenied
-	case "other":
-		return &keyvalue.OtherError{Message: "boom"}
-	case "fail":
-		return errors.New("backend exploded")
-	}
-	return nil
-}
-
-func (a answering) Get(ctx context.Context, b, k string) ([]byte, bool, error) {
-	if err := answer(b); err != nil {
-		return nil, false, err
-	}
-	return a.Store.Get(ctx, b, k)
-}
-func (a answering) Set(ctx context.Context, b, k string, v []byte) error {
-	if err := answer(b); err != nil {
-		return err
-	}
-	return a.Store.Set(ctx, b, k, v)
-}
-func (a answering) Delete(ctx context.Context, b, k string) error {
-	if err := answer(b); err != nil {
-		return err
-	}
-	return a.Store.Delete(ctx, b, k)
-}
-func (a answering) Exists(ctx context.Context, b, k string) (bool, error) {
-	if err := answer(b); err != nil {
-		return false, err
-	}
-	return a.Store.Exists(ctx, b, k)
-}
-func (a answering) ListKeys(ctx context.Context, b string, c *uint64) (keyvalue.KeyResponse, error) {
-	if err := answer(b); err != nil {
-		return keyvalue.KeyResponse{}, err
-	}
-	return a.Store.ListKeys(ctx, b, c)
-}
-func (a answering) Increment(ctx context.Context, b, k string, d uint64) (uint64, error) {
-	if err := answer(b); err != nil {
-		return 0, err
-	}
-	return a.Store.Increment(ctx, b, k, d)
-}
-func (a answering) GetMany(ctx context.Context, b string, ks []string) ([]*keyvalue.KeyValue, error) {
-	if err := answer(b); err != nil {
-		return nil, err
-	}
-	return a.Store.GetMany(ctx, b, ks)
-}
-func (a answering) SetMany(ctx context.Context, b string, items []keyvalue.KeyValue) error {
-	if err := answer(b); err != nil {
-		return err
-	}
-	return a.Store.SetMany(ctx, b, items)
-}
-func (a answering) DeleteMany(ctx context.Context, b string, ks []string) error {
-	if err := answer(b); err != nil {
-		return err
-	}
-	return a.Store.DeleteMany(ctx, b, ks)
-}
-
 func setup(t testing.TB, opts ...client.Option) (*client.KeyValue, *server.Server) {
 	t.Helper()
 	ns := natstest.Run(t)
-	p, err := provider.Serve(natstest.Connect(t, ns), answering{memory.New(memory.PageSize(3))},
+	p, err := provider.Serve(natstest.Connect(t, ns), kvtest.Answering(memory.New(memory.PageSize(3))),
 		provider.WithPrefix(prefix), provider.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
@@ -313,36 +240,16 @@ func TestResultSizeCap(t *testing.T) {
 }
 
 func TestStaticAndCallHeaders(t *testing.T) {
-	ns := natstest.Run(t)
-	seen := make(chan [3]string, 1)
-	p, err := provider.Serve(natstest.Connect(t, ns), headerStore{memory.New(), seen}, provider.WithPrefix(prefix))
-	if err != nil {
-		t.Fatal(err)
+	kv, _ := setup(t, client.WithHeader("source-id", "gateway"), client.WithHeader("link-name", "default"))
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	ctx := client.WithCallHeader(context.Background(), "traceparent", tp)
+	for name, want := range map[string]string{"source-id": "gateway", "link-name": "default", "traceparent": tp} {
+		got, ok, err := kv.Get(ctx, kvtest.Headers, name)
+		if err != nil || !ok || string(got) != want {
+			t.Errorf("provider saw header %s = %q (present %v, err %v); want %q", name, got, ok, err, want)
+		}
 	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix(prefix),
-		client.WithHeader("source-id", "gateway"), client.WithHeader("link-name", "default"))
-	if err != nil {
-		t.Fatal(err)
+	if _, ok, _ := kv.Get(context.Background(), kvtest.Headers, "traceparent"); ok {
+		t.Error("a call without WithCallHeader carried traceparent")
 	}
-	ctx := client.WithCallHeader(context.Background(), "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-	if _, _, err := kv.Get(ctx, "b", "k"); err != nil {
-		t.Fatal(err)
-	}
-	got := <-seen
-	want := [3]string{"gateway", "default", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
-	if got != want {
-		t.Fatalf("provider saw headers %q; want %q", got, want)
-	}
-}
-
-type headerStore struct {
-	keyvalue.Store
-	seen chan [3]string
-}
-
-func (h headerStore) Get(ctx context.Context, b, k string) ([]byte, bool, error) {
-	hdr := provider.InvocationHeader(ctx)
-	h.seen <- [3]string{hdr.Get("source-id"), hdr.Get("link-name"), hdr.Get("traceparent")}
-	return h.Store.Get(ctx, b, k)
 }
