@@ -1,0 +1,153 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wrpc-kv/gateway/keyvalue"
+)
+
+// Bounds of the pause between two attempts of an increment that lost a race.
+const (
+	minBackoff = 500 * time.Microsecond
+	maxBackoff = 50 * time.Millisecond
+)
+
+// Increment adds delta to the decimal counter at key (absent counts as 0), stores the sum as
+// decimal ASCII text and returns it. An existing value that is not an unsigned decimal integer,
+// or a sum past 2^64-1, answers *keyvalue.OtherError and leaves the value as it was.
+//
+// It is a compare-and-set loop on the key's revision: read, then write only if nobody wrote
+// since. A lost race is retried after a jittered, growing pause for as long as the context
+// allows, so the counter stays exact under any number of callers, across processes. Callers in
+// the same process take turns per key first, so they do not race each other at all.
+func (s *Store) Increment(ctx context.Context, bucket, key string, delta uint64) (uint64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var sum uint64
+	err := s.do(ctx, bucket, true, func(h *handle) error {
+		k, err := h.key(key)
+		if err != nil {
+			return err
+		}
+		unlock, err := s.locks.lock(ctx, h.stream+"\x00"+k)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		sum, err = s.increment(ctx, h, k, delta)
+		return err
+	})
+	return sum, err
+}
+
+func (s *Store) increment(ctx context.Context, h *handle, k string, delta uint64) (uint64, error) {
+	backoff := minBackoff
+	for {
+		var cur, rev uint64
+		e, err := h.kv.Get(ctx, k)
+		switch {
+		case errors.Is(err, natsjs.ErrKeyNotFound):
+		case err != nil:
+			return 0, err
+		default:
+			if cur, err = parseCounter(e.Value()); err != nil {
+				return 0, err
+			}
+			rev = e.Revision()
+		}
+		sum := cur + delta
+		if sum < cur {
+			return 0, &keyvalue.OtherError{Message: "increment overflows the unsigned 64-bit counter"}
+		}
+		v := strconv.AppendUint(nil, sum, 10)
+		if rev == 0 {
+			_, err = h.kv.Create(ctx, k, v)
+		} else {
+			_, err = h.kv.Update(ctx, k, v, rev)
+		}
+		if err == nil {
+			return sum, nil
+		}
+		if !errors.Is(err, natsjs.ErrKeyExists) && !errors.Is(err, natsjs.ErrKeyRevisionMismatch) {
+			return 0, err
+		}
+		s.conflicts.Add(1)
+		t := time.NewTimer(rand.N(backoff) + 1)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// parseCounter reads a counter stored as decimal ASCII text (digits only). Anything else
+// answers *keyvalue.OtherError.
+func parseCounter(v []byte) (uint64, error) {
+	if len(v) == 0 || len(v) > 20 {
+		return 0, errNotCounter
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, errNotCounter
+		}
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		return 0, errNotCounter
+	}
+	return n, nil
+}
+
+var errNotCounter = &keyvalue.OtherError{Message: "value is not an unsigned decimal integer"}
+
+// keyLocks hands out one lock per name, held while a goroutine increments that key; locks are
+// created on demand and dropped when nobody holds or waits for them.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{} // holds a token while the lock is taken
+	refs int           // holders and waiters; guarded by keyLocks.mu
+}
+
+// lock waits for the lock of name or for ctx to end, and returns the function that releases it.
+func (l *keyLocks) lock(ctx context.Context, name string) (func(), error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = make(map[string]*keyLock)
+	}
+	kl := l.m[name]
+	if kl == nil {
+		kl = &keyLock{ch: make(chan struct{}, 1)}
+		l.m[name] = kl
+	}
+	kl.refs++
+	l.mu.Unlock()
+
+	release := func() {
+		l.mu.Lock()
+		if kl.refs--; kl.refs == 0 {
+			delete(l.m, name)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case kl.ch <- struct{}{}:
+		return func() { <-kl.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}

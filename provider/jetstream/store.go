@@ -1,0 +1,356 @@
+// Package jetstream is a keyvalue.Store on NATS JetStream key-value buckets: the backend of
+// the gateway's embedded provider, usable against any JetStream-enabled NATS server.
+//
+// Each wrpc:keyvalue bucket is a JetStream KV bucket with history 1, file storage by default,
+// created on first write unless CreateBuckets(false) says otherwise. Bucket names and keys are
+// stored through reversible encodings (see EncodeBucket and EncodeKey) because JetStream
+// restricts both. Counters are decimal ASCII text, as Redis-backed providers store them.
+//
+// Durability: a write is acknowledged after the server has stored it in its file store, which
+// writes to the operating system before it acknowledges, so an acknowledged write survives the
+// server process being killed (kill -9). Surviving a crash of the machine as well needs the
+// server's sync_interval set to always, at a cost in write speed.
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wrpc-kv/gateway/keyvalue"
+)
+
+var _ keyvalue.Store = (*Store)(nil)
+
+// Defaults of the options.
+const (
+	DefaultPageSize    = 1000
+	DefaultConcurrency = 16
+	DefaultTimeout     = 5 * time.Second
+)
+
+// Option configures a Store.
+type Option func(*options) error
+
+type options struct {
+	createBuckets bool
+	pageSize      int
+	concurrency   int
+	replicas      int
+	storage       natsjs.StorageType
+	timeout       time.Duration
+}
+
+// CreateBuckets sets whether a bucket comes into being on its first write (the default). With
+// false, every call on a bucket that does not exist answers keyvalue.ErrNoSuchStore. With true,
+// reads of a bucket that does not exist answer as an empty bucket would, without creating it.
+func CreateBuckets(create bool) Option {
+	return func(o *options) error { o.createBuckets = create; return nil }
+}
+
+// PageSize sets the most keys one list-keys page holds (default 1000). A page is also kept
+// under 512 KiB of key names, so it may hold fewer.
+func PageSize(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("jetstream: page size %d, want at least 1", n)
+		}
+		o.pageSize = n
+		return nil
+	}
+}
+
+// Concurrency sets how many requests one get-many, set-many or delete-many call keeps in flight
+// (default 16); JetStream KV has no batch operations, so these run one request per key.
+func Concurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("jetstream: concurrency %d, want at least 1", n)
+		}
+		o.concurrency = n
+		return nil
+	}
+}
+
+// Replicas sets the number of replicas of the buckets the Store creates (default 1); more than
+// one needs a JetStream cluster.
+func Replicas(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > 5 {
+			return fmt.Errorf("jetstream: %d replicas, want 1 to 5", n)
+		}
+		o.replicas = n
+		return nil
+	}
+}
+
+// Storage sets where the buckets the Store creates keep their data: natsjs.FileStorage (the
+// default, durable) or natsjs.MemoryStorage.
+func Storage(t natsjs.StorageType) Option {
+	return func(o *options) error { o.storage = t; return nil }
+}
+
+// Timeout sets the time a call may take when its context has no deadline (default 5s).
+func Timeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("jetstream: timeout %v, want a positive duration", d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// Store is a keyvalue.Store on JetStream KV. It is safe for concurrent use.
+type Store struct {
+	js        natsjs.JetStream
+	nc        *nats.Conn
+	apiPrefix string // "$JS.API." or the prefix of the JetStream's domain, with a trailing dot
+	opts      options
+
+	handles sync.Map // encoded bucket name -> *handle
+	locks   keyLocks
+
+	conflicts atomic.Uint64 // increment attempts that lost a compare-and-set race
+}
+
+// handle is a resolved bucket: the KV handle, cached so a call costs no lookup round trip.
+type handle struct {
+	names
+	kv         natsjs.KeyValue
+	history    int64 // revisions kept per key; list-keys checks for latest revisions above 1
+	maxMsgSize int32 // the stream's limit per message, or <= 0 for none
+}
+
+// New returns a Store that keeps its buckets in js.
+func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
+	if js == nil || js.Conn() == nil {
+		return nil, errors.New("jetstream: New needs a JetStream context on a connection")
+	}
+	s := &Store{
+		js: js,
+		nc: js.Conn(),
+		opts: options{
+			createBuckets: true,
+			pageSize:      DefaultPageSize,
+			concurrency:   DefaultConcurrency,
+			replicas:      1,
+			storage:       natsjs.FileStorage,
+			timeout:       DefaultTimeout,
+		},
+	}
+	for _, o := range opts {
+		if err := o(&s.opts); err != nil {
+			return nil, err
+		}
+	}
+	jo := js.Options()
+	switch {
+	case jo.APIPrefix != "":
+		s.apiPrefix = jo.APIPrefix
+		if s.apiPrefix[len(s.apiPrefix)-1] != '.' {
+			s.apiPrefix += "."
+		}
+	case jo.Domain != "":
+		s.apiPrefix = "$JS." + jo.Domain + ".API."
+	default:
+		s.apiPrefix = natsjs.DefaultAPIPrefix
+	}
+	return s, nil
+}
+
+// withTimeout applies the default timeout to a context without a deadline.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.timeout)
+}
+
+// resolve returns the handle of bucket. With write true and auto-create on, a missing bucket is
+// created; otherwise a missing bucket is (nil, nil) with auto-create on, ErrNoSuchStore without.
+func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle, error) {
+	n, err := bucketNames(bucket)
+	if err != nil {
+		return nil, err
+	}
+	if h, ok := s.handles.Load(n.encoded); ok {
+		return h.(*handle), nil
+	}
+	kv, err := s.js.KeyValue(ctx, n.encoded)
+	if errors.Is(err, natsjs.ErrBucketNotFound) {
+		if !s.opts.createBuckets {
+			return nil, keyvalue.ErrNoSuchStore
+		}
+		if !write {
+			return nil, nil
+		}
+		kv, err = s.js.CreateKeyValue(ctx, natsjs.KeyValueConfig{
+			Bucket:   n.encoded,
+			History:  1,
+			Storage:  s.opts.storage,
+			Replicas: s.opts.replicas,
+		})
+		if errors.Is(err, natsjs.ErrBucketExists) {
+			// Made meanwhile by someone else, with another configuration.
+			kv, err = s.js.KeyValue(ctx, n.encoded)
+		}
+	}
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	h := &handle{names: n, kv: kv, history: 1}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	h.history = st.History()
+	if bs, ok := st.(*natsjs.KeyValueBucketStatus); ok && bs.StreamInfo() != nil {
+		h.maxMsgSize = bs.StreamInfo().Config.MaxMsgSize
+	}
+	actual, _ := s.handles.LoadOrStore(n.encoded, h)
+	return actual.(*handle), nil
+}
+
+// do runs fn with the handle of bucket (nil for a missing bucket read with auto-create on).
+// When fn fails because the bucket's stream has gone since its handle was cached, the handle is
+// dropped and fn runs once more on a fresh lookup; such failures mean nothing was written.
+func (s *Store) do(ctx context.Context, bucket string, write bool, fn func(*handle) error) error {
+	for attempt := 0; ; attempt++ {
+		h, err := s.resolve(ctx, bucket, write)
+		if err != nil {
+			return err
+		}
+		err = fn(h)
+		if h == nil || attempt > 0 || !streamGone(err) {
+			return s.mapErr(err)
+		}
+		s.handles.CompareAndDelete(h.encoded, h)
+	}
+}
+
+func streamGone(err error) bool {
+	return errors.Is(err, natsjs.ErrStreamNotFound) || errors.Is(err, natsjs.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrBucketNotFound)
+}
+
+// mapErr turns JetStream's answers into the world's errors. A bucket that vanished is
+// no-such-store; the server's refusals (limits, resources) are other(message); transport
+// failures and context errors pass through and reach the caller as failures.
+func (s *Store) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *keyvalue.OtherError
+	if errors.Is(err, keyvalue.ErrNoSuchStore) || errors.As(err, &oe) {
+		return err
+	}
+	if streamGone(err) {
+		return keyvalue.ErrNoSuchStore
+	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return &keyvalue.OtherError{Message: fmt.Sprintf(
+			"value too large for the NATS server's max_payload of %d bytes", s.nc.MaxPayload())}
+	}
+	var apiErr *natsjs.APIError
+	if errors.As(err, &apiErr) {
+		return &keyvalue.OtherError{Message: "jetstream: " + apiErr.Description}
+	}
+	return fmt.Errorf("jetstream: %w", err)
+}
+
+// checkValue reports a value that the server or the bucket would refuse, naming the limit.
+func (s *Store) checkValue(h *handle, v []byte) error {
+	if max := s.nc.MaxPayload(); int64(len(v)) > max {
+		return &keyvalue.OtherError{Message: fmt.Sprintf(
+			"value of %d bytes exceeds the NATS server's max_payload of %d bytes", len(v), max)}
+	}
+	if h.maxMsgSize > 0 && len(v) > int(h.maxMsgSize) {
+		return &keyvalue.OtherError{Message: fmt.Sprintf(
+			"value of %d bytes exceeds the bucket's maximum value size of %d bytes", len(v), h.maxMsgSize)}
+	}
+	return nil
+}
+
+// Get returns the value at key; an empty value is a non-nil empty slice.
+func (s *Store) Get(ctx context.Context, bucket, key string) (value []byte, ok bool, err error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	err = s.do(ctx, bucket, false, func(h *handle) error {
+		value, ok = nil, false
+		if h == nil {
+			return nil
+		}
+		k, err := h.key(key)
+		if err != nil {
+			return err
+		}
+		value, ok, err = h.get(ctx, k)
+		return err
+	})
+	return value, ok, err
+}
+
+// get reads the encoded key k; a deleted key is absent.
+func (h *handle) get(ctx context.Context, k string) ([]byte, bool, error) {
+	e, err := h.kv.Get(ctx, k)
+	if errors.Is(err, natsjs.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v := e.Value()
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+// Set stores value at key; the value is written out before Set returns, so the caller may
+// reuse it.
+func (s *Store) Set(ctx context.Context, bucket, key string, value []byte) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	return s.do(ctx, bucket, true, func(h *handle) error {
+		k, err := h.key(key)
+		if err != nil {
+			return err
+		}
+		if err := s.checkValue(h, value); err != nil {
+			return err
+		}
+		_, err = h.kv.Put(ctx, k, value)
+		return err
+	})
+}
+
+// Delete removes key; an absent key, or a bucket that does not exist with auto-create on, is
+// not an error. JetStream keeps a small delete marker for the key.
+func (s *Store) Delete(ctx context.Context, bucket, key string) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	return s.do(ctx, bucket, false, func(h *handle) error {
+		if h == nil {
+			return nil
+		}
+		k, err := h.key(key)
+		if err != nil {
+			return err
+		}
+		return h.kv.Delete(ctx, k)
+	})
+}
+
+// Exists reports whether key is present. JetStream has no way to read a key's presence without
+// its value, so the value travels from the server to the Store (not to the caller).
+func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	_, ok, err := s.Get(ctx, bucket, key)
+	return ok, err
+}
