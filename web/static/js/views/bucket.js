@@ -1,0 +1,115 @@
+// A bucket's keys, page by page with the API's opaque cursor, filtered by prefix.
+//
+// The address carries prefix, limit and the current page's cursor, so a page can be bookmarked.
+// The cursors of the pages seen so far are kept in memory per (bucket, prefix, limit), which is
+// what "Previous page" walks back through; a link opened cold starts a new stack at its cursor.
+
+import { listKeys } from '../api.js';
+import { h, field } from '../dom.js';
+import { href, errorPanel, rememberBucket, breadcrumbs, bucketTabs } from '../ui.js';
+
+export const DEFAULT_LIMIT = 20;
+const pagers = new Map();
+let focusAfterRender = null;
+
+function clampLimit(v) {
+  const n = Number.parseInt(v, 10);
+  if (!Number.isFinite(n) || n < 1) return DEFAULT_LIMIT;
+  return Math.min(n, 1000);
+}
+
+export async function renderBucket(view, { params, query, signal }) {
+  const { bucket } = params;
+  const prefix = query.prefix || '';
+  const limit = clampLimit(query.limit);
+  const cursor = query.cursor || '';
+  document.title = `${bucket} · Key-value gateway`;
+
+  const stateKey = JSON.stringify([bucket, prefix, limit]);
+  let pager = pagers.get(stateKey);
+  if (pager && pager.cursors.includes(cursor)) {
+    pager.index = pager.cursors.indexOf(cursor);
+  } else {
+    pager = { cursors: [cursor], index: 0 };
+    pagers.set(stateKey, pager);
+  }
+  const fromStart = pager.cursors[0] === '';
+  const go = (c) => {
+    location.hash = href.bucket(bucket, { prefix, limit: limit === DEFAULT_LIMIT ? '' : limit, cursor: c });
+  };
+
+  const prefixInput = h('input', { name: 'prefix', value: prefix, autocomplete: 'off', spellcheck: false });
+  const limitInput = h('input', { name: 'limit', type: 'number', min: 1, max: 1000, step: 1, value: String(limit), inputMode: 'numeric' });
+  const filterForm = h('form', { class: 'card filter-form', role: 'search', 'aria-label': 'Filter keys', onsubmit: (ev) => {
+    ev.preventDefault();
+    const l = clampLimit(limitInput.value);
+    location.hash = href.bucket(bucket, { prefix: prefixInput.value, limit: l === DEFAULT_LIMIT ? '' : l });
+  } },
+  h('div', { class: 'inline-fields' },
+    field('Key prefix', prefixInput),
+    field('Page size', limitInput),
+    h('button', { type: 'submit' }, 'Apply'),
+    prefix ? h('a', { href: href.bucket(bucket, { limit: limit === DEFAULT_LIMIT ? '' : limit }), class: 'button-link' }, 'Clear filter') : null));
+
+  const results = h('section', { class: 'card', 'aria-labelledby': 'keys-heading' });
+  view.append(
+    breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket }]),
+    h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'Bucket '), h('span', { class: 'mono break' }, bucket)),
+    bucketTabs(bucket, 'keys'),
+    filterForm,
+    results);
+
+  results.append(h('h2', { id: 'keys-heading' }, prefix ? `Keys starting with “${prefix}”` : 'Keys'), h('p', { class: 'muted' }, 'Loading keys…'));
+  let page;
+  try {
+    page = await listKeys(bucket, { limit, cursor, prefix }, { signal });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    results.replaceChildren(h('h2', { id: 'keys-heading' }, 'Keys'), errorPanel(err, { heading: `Could not list the keys of bucket “${bucket}”.` }));
+    return;
+  }
+  rememberBucket(bucket);
+  // The next page's cursor becomes the next entry of the stack (forgetting any stale tail).
+  if (page.cursor) {
+    pager.cursors.length = pager.index + 1;
+    pager.cursors.push(page.cursor);
+  } else {
+    pager.cursors.length = pager.index + 1;
+  }
+
+  const pageNo = pager.index + 1;
+  const status = `${fromStart ? `Page ${pageNo}` : `Page ${pageNo} from the linked position`} · ${page.keys.length} ${page.keys.length === 1 ? 'key' : 'keys'}${page.cursor ? ' · more follow' : ' · last page'}`;
+  const list = page.keys.length
+    ? h('ul', { class: 'key-list', 'aria-label': 'Keys on this page' }, page.keys.map((k) => h('li', {}, h('a', { href: href.key(bucket, k), class: 'mono' }, k))))
+    : h('p', { class: 'empty' }, prefix ? `No keys start with “${prefix}”${pager.index ? ' on this page' : ''}.` : (pager.index ? 'No more keys.' : 'This bucket has no keys yet. '),
+      !prefix && !pager.index ? h('a', { href: href.newKey(bucket) }, 'Create one') : null);
+
+  const firstBtn = h('button', { type: 'button', disabled: pager.index === 0 && fromStart, onclick: () => {
+    focusAfterRender = 'first';
+    go('');
+  } }, 'First page');
+  const prevBtn = h('button', { type: 'button', disabled: pager.index === 0, onclick: () => {
+    focusAfterRender = 'prev';
+    go(pager.cursors[pager.index - 1]);
+  } }, 'Previous page');
+  const nextBtn = h('button', { type: 'button', disabled: !page.cursor, onclick: () => {
+    focusAfterRender = 'next';
+    go(page.cursor);
+  } }, 'Next page');
+  firstBtn.dataset.pager = 'first';
+  prevBtn.dataset.pager = 'prev';
+  nextBtn.dataset.pager = 'next';
+
+  results.replaceChildren(
+    h('h2', { id: 'keys-heading' }, prefix ? `Keys starting with “${prefix}”` : 'Keys'),
+    h('p', { class: 'page-status', role: 'status', id: 'page-status' }, status),
+    list,
+    h('nav', { class: 'pager', 'aria-label': 'Pages' }, firstBtn, prevBtn, nextBtn));
+
+  if (focusAfterRender) {
+    const want = { first: firstBtn, prev: prevBtn, next: nextBtn }[focusAfterRender];
+    focusAfterRender = null;
+    // A disabled button cannot take focus; the page status is the next best place.
+    (want && !want.disabled ? want : (nextBtn.disabled ? prevBtn : nextBtn)).focus();
+  }
+}

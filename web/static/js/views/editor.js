@@ -1,0 +1,71 @@
+// Forms that write a value: as typed UTF-8 text, or as the raw bytes of a file (binary
+// included). Both PUT the bytes verbatim as application/octet-stream.
+
+import { putValue } from '../api.js';
+import { h, field, setBusy, uid } from '../dom.js';
+import { encodeUtf8, formatSize } from '../format.js';
+import { errorPanel } from '../ui.js';
+
+/**
+ * valueEditor returns the text form and the file form. getTarget() returns { bucket, key } or
+ * throws an Error whose message is shown (e.g. an empty key). onSaved({ bucket, key, size,
+ * source }) runs after a successful write.
+ */
+export function valueEditor({ getTarget, initialText = '', textNote = null, onSaved, textLabel = 'Value as text (UTF-8)', saveTextLabel = 'Save text', uploadLabel = 'Upload file', fileLabel = 'Or replace the value with a file (any bytes, stored verbatim)', beforeSave = async () => true }) {
+  const textarea = h('textarea', { name: 'value', rows: 8, spellcheck: false, value: initialText, class: 'mono', id: uid('value') });
+  const hint = h('p', { class: 'hint', id: `${textarea.id}-hint` }, textNote || '');
+  textarea.setAttribute('aria-describedby', hint.id);
+  const textResult = h('div', { class: 'result', 'aria-live': 'polite' });
+  const saveBtn = h('button', { type: 'submit', class: 'primary' }, saveTextLabel);
+  const textForm = h('form', { class: 'editor-form', 'data-form': 'text', onsubmit: async (ev) => {
+    ev.preventDefault();
+    textResult.replaceChildren();
+    const done = setBusy(saveBtn);
+    try {
+      const target = getTarget();
+      const bytes = encodeUtf8(textarea.value);
+      if (!(await beforeSave(target))) return;
+      await putValue(target.bucket, target.key, bytes);
+      textResult.replaceChildren(h('p', { class: 'ok', role: 'status' }, `Saved ${formatSize(bytes.length)}.`));
+      await onSaved({ ...target, size: bytes.length, source: 'text' });
+    } catch (err) {
+      textResult.replaceChildren(errorPanel(err, { heading: 'The value was not saved.' }));
+    } finally {
+      done();
+    }
+  } },
+  h('div', { class: 'field' }, h('label', { for: textarea.id }, textLabel), textarea, hint),
+  h('div', { class: 'button-row' }, saveBtn),
+  textResult);
+
+  const fileInput = h('input', { type: 'file', name: 'file' });
+  const fileResult = h('div', { class: 'result', 'aria-live': 'polite' });
+  const uploadBtn = h('button', { type: 'submit' }, uploadLabel);
+  const fileForm = h('form', { class: 'editor-form', 'data-form': 'file', onsubmit: async (ev) => {
+    ev.preventDefault();
+    fileResult.replaceChildren();
+    const file = fileInput.files && fileInput.files[0];
+    if (!file) {
+      fileResult.replaceChildren(errorPanel(new Error('Choose a file first.')));
+      fileInput.focus();
+      return;
+    }
+    const done = setBusy(uploadBtn);
+    try {
+      const target = getTarget();
+      if (!(await beforeSave(target))) return;
+      await putValue(target.bucket, target.key, file);
+      fileResult.replaceChildren(h('p', { class: 'ok', role: 'status' }, `Uploaded “${file.name}”, ${formatSize(file.size)}.`));
+      await onSaved({ ...target, size: file.size, source: 'file' });
+    } catch (err) {
+      fileResult.replaceChildren(errorPanel(err, { heading: 'The file was not stored.' }));
+    } finally {
+      done();
+    }
+  } },
+  field(fileLabel, fileInput),
+  h('div', { class: 'button-row' }, uploadBtn),
+  fileResult);
+
+  return { textForm, fileForm, textarea, hint };
+}

@@ -1,0 +1,45 @@
+// Create a key in a bucket from typed text or a file. Asks before replacing an existing key.
+
+import { exists } from '../api.js';
+import { h, field } from '../dom.js';
+import { href, breadcrumbs, bucketTabs, confirmDialog, notify } from '../ui.js';
+import { valueEditor } from './editor.js';
+
+export async function renderNewKey(view, { params, query }) {
+  const { bucket } = params;
+  document.title = `New key · ${bucket} · Key-value gateway`;
+  const keyInput = h('input', { name: 'key', autocomplete: 'off', spellcheck: false, required: true, value: query.key || '', class: 'mono' });
+  const editor = valueEditor({
+    getTarget: () => {
+      if (keyInput.value === '') {
+        keyInput.focus();
+        throw new Error('Type a key name first.');
+      }
+      return { bucket, key: keyInput.value };
+    },
+    saveTextLabel: 'Create with this text',
+    uploadLabel: 'Create from file',
+    fileLabel: 'Or create it from a file (any bytes, stored verbatim)',
+    textNote: 'Stored exactly as typed, encoded as UTF-8.',
+    beforeSave: async ({ bucket: b, key }) => {
+      if (!(await exists(b, key))) return true;
+      return confirmDialog({
+        title: 'Replace the existing value?',
+        message: ['Key ', h('code', {}, key), ' already exists in bucket ', h('code', {}, b), '. Its value will be replaced.'],
+        confirmLabel: 'Replace value',
+      });
+    },
+    onSaved: ({ key }) => {
+      notify(`Saved key “${key}”.`);
+      location.hash = href.key(bucket, key);
+    },
+  });
+  view.append(
+    breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket, href: href.bucket(bucket) }, { label: 'New key' }]),
+    h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'New key in '), h('span', { class: 'mono break' }, bucket)),
+    bucketTabs(bucket, 'new'),
+    h('section', { class: 'card', 'aria-label': 'New key' },
+      field('Key', keyInput, 'Any UTF-8 text, “/” included.'),
+      editor.textForm,
+      editor.fileForm));
+}
