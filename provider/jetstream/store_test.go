@@ -560,28 +560,39 @@ func TestBucketDeletedBehindTheCache(t *testing.T) {
 	if v, _, err := s.Get(ctx, "b", "k"); err != nil || string(v) != "again" {
 		t.Fatalf("Get = %q, %v; want again", v, err)
 	}
-	// A write as the first call on the stale handle recreates the bucket too.
-	if err := js.DeleteKeyValue(ctx, EncodeBucket("b")); err != nil {
+	// A write as the first call on the stale handle recreates the bucket too. (Another bucket:
+	// nats-server may bring a stream's old messages back when a stream of the same name is
+	// deleted twice within milliseconds and made again.)
+	if err := s.Set(ctx, "b2", "k", nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Increment(ctx, "b", "n", 2); err != nil || n != 2 {
+	if err := js.DeleteKeyValue(ctx, EncodeBucket("b2")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Increment(ctx, "b2", "n", 2); err != nil || n != 2 {
 		t.Fatalf("Increment after the bucket was deleted = %d, %v", n, err)
 	}
-	if resp, err := s.ListKeys(ctx, "b", nil); err != nil || !slices.Equal(resp.Keys, []string{"n"}) {
+	if resp, err := s.ListKeys(ctx, "b2", nil); err != nil || !slices.Equal(resp.Keys, []string{"n"}) {
 		t.Fatalf("ListKeys = %v, %v; want [n]", resp.Keys, err)
 	}
 
 	fixed := newStore(t, js, CreateBuckets(false))
-	if err := fixed.Set(ctx, "b", "k", nil); err != nil {
+	if err := fixed.Set(ctx, "b3", "k", nil); !errors.Is(err, keyvalue.ErrNoSuchStore) {
+		t.Fatalf("Set in a missing bucket = %v; want ErrNoSuchStore", err)
+	}
+	if _, err := js.CreateKeyValue(ctx, natsjs.KeyValueConfig{Bucket: "b3"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := js.DeleteKeyValue(ctx, EncodeBucket("b")); err != nil {
+	if err := fixed.Set(ctx, "b3", "k", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := fixed.Set(ctx, "b", "k", nil); !errors.Is(err, keyvalue.ErrNoSuchStore) {
+	if err := js.DeleteKeyValue(ctx, "b3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fixed.Set(ctx, "b3", "k", nil); !errors.Is(err, keyvalue.ErrNoSuchStore) {
 		t.Fatalf("Set after the bucket was deleted, without auto-create = %v; want ErrNoSuchStore", err)
 	}
-	if _, err := fixed.ListKeys(ctx, "b", nil); !errors.Is(err, keyvalue.ErrNoSuchStore) {
+	if _, err := fixed.ListKeys(ctx, "b3", nil); !errors.Is(err, keyvalue.ErrNoSuchStore) {
 		t.Fatalf("ListKeys after the bucket was deleted, without auto-create = %v; want ErrNoSuchStore", err)
 	}
 }
