@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// valueCSP keeps stored bytes from ever running as active content on the gateway's origin.
+const valueCSP = "default-src 'none'; sandbox"
+
+func (h *handler) getValue(w http.ResponseWriter, r *http.Request, in *input) error {
+	v, ok, err := h.store.Get(r.Context(), in.bucket, in.key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return newProblem(kindNoSuchKey, "key %q does not exist in bucket %q", in.key, in.bucket)
+	}
+	tag := etag(v)
+	hdr := w.Header()
+	hdr.Set("ETag", tag)
+	hdr.Set("Cache-Control", "no-cache")
+	if inm := r.Header.Values("If-None-Match"); len(inm) > 0 && etagMatches(inm, tag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("Content-Length", strconv.Itoa(len(v)))
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Security-Policy", valueCSP)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(v)
+	return nil
+}
+
+// etag is a strong entity tag for value: 128 bits of its SHA-256, base64url.
+func etag(value []byte) string {
+	sum := sha256.Sum256(value)
+	var b [2 + 22]byte
+	b[0] = '"'
+	base64.RawURLEncoding.Encode(b[1:23], sum[:16])
+	b[23] = '"'
+	return string(b[:])
+}
+
+// etagMatches reports whether an If-None-Match field (possibly several lines) matches tag,
+// with the weak comparison RFC 9110 prescribes for it: W/"x" matches "x"; "*" matches any.
+func etagMatches(fields []string, tag string) bool {
+	for _, f := range fields {
+		for t := range strings.SplitSeq(f, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == tag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (h *handler) headValue(w http.ResponseWriter, r *http.Request, in *input) error {
+	ok, err := h.store.Exists(r.Context(), in.bucket, in.key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return newProblem(kindNoSuchKey, "key %q does not exist in bucket %q", in.key, in.bucket)
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// putValue stores the body verbatim, whatever its Content-Type. A body over MaxValueBytes is
+// refused from its Content-Length before any of it is read, and otherwise (chunked) as soon
+// as the limit is passed.
+func (h *handler) putValue(w http.ResponseWriter, r *http.Request, in *input) error {
+	limit := h.opts.MaxValueBytes
+	body := http.MaxBytesReader(w, r.Body, limit)
+	var v []byte
+	var err error
+	if r.ContentLength >= 0 {
+		v = make([]byte, r.ContentLength) // at most limit, checked before validation
+		_, err = io.ReadFull(body, v)
+	} else {
+		v, err = io.ReadAll(body)
+	}
+	if err != nil {
+		return readError(err, "the value", limit)
+	}
+	if err := h.store.Set(r.Context(), in.bucket, in.key, v); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) deleteValue(w http.ResponseWriter, r *http.Request, in *input) error {
+	if err := h.store.Delete(r.Context(), in.bucket, in.key); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// increment adds the optional body's delta (default 1). The delta is read from its JSON text
+// with strconv.ParseUint, so every value up to 2^64-1 is exact; a float64 (as a generic JSON
+// decoder would produce) is not.
+func (h *handler) increment(w http.ResponseWriter, r *http.Request, in *input) error {
+	delta := uint64(1)
+	if len(in.body) > 0 {
+		var req struct {
+			Delta *json.Number `json:"delta"`
+		}
+		if err := json.Unmarshal(in.body, &req); err != nil {
+			return newProblem(kindValidation, "request body: %v", err)
+		}
+		if req.Delta != nil {
+			d, err := strconv.ParseUint(req.Delta.String(), 10, 64)
+			if err != nil {
+				return newProblem(kindValidation,
+					"request body field \"/delta\": must be an integer from 0 to 18446744073709551615 written without fraction or exponent")
+			}
+			delta = d
+		}
+	}
+	n, err := h.store.Increment(r.Context(), in.bucket, in.key, delta)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, 64)
+	b = append(b, `{"value":`...)
+	b = strconv.AppendUint(b, n, 10)
+	b = append(b, `,"valueString":"`...)
+	b = strconv.AppendUint(b, n, 10)
+	b = append(b, "\"}\n"...)
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+// writeJSON writes a complete JSON body.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
