@@ -3,9 +3,10 @@
 // request and shows the status, headers and body of the answer.
 
 import { openapi, resolveRef, ApiError } from '../api.js';
-import { h, field, uid, setBusy, downloadBlob } from '../dom.js';
+import { h, append, field, uid, setBusy, downloadBlob } from '../dom.js';
 import { decodeUtf8, prettyJson, hexDump, formatSize } from '../format.js';
 import { errorPanel } from '../ui.js';
+import { markdown, inline } from '../markdown.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'head', 'patch', 'options'];
 const MAX_DEPTH = 8;
@@ -28,7 +29,7 @@ export async function renderReference(view, { query }) {
   view.append(h('section', { class: 'card api-info', 'aria-label': 'About the API' },
     h('p', { class: 'api-title' }, h('strong', {}, info.title || 'API'), info.version ? h('span', { class: 'badge' }, `version ${info.version}`) : null,
       doc.openapi ? h('span', { class: 'badge' }, `OpenAPI ${doc.openapi}`) : null),
-    paragraphs(info.description),
+    info.description ? h('details', { class: 'api-about' }, h('summary', {}, 'About this API'), paragraphs(info.description, 3)) : null,
     h('p', {}, 'The document: ', h('a', { href: '/openapi.yaml' }, 'openapi.yaml'), ' · ', h('a', { href: '/openapi.json' }, 'openapi.json'))));
 
   const groups = groupOperations(doc);
@@ -64,9 +65,9 @@ function slug(s) {
   return String(s).toLowerCase().replace(/[^a-z0-9]+/g, '-');
 }
 
-function paragraphs(text) {
+function paragraphs(text, headingLevel = 4) {
   if (!text) return null;
-  return h('div', { class: 'prose' }, String(text).trim().split(/\n\s*\n/).map((p) => h('p', {}, p.replace(/\s*\n\s*/g, ' '))));
+  return markdown(text, { headingLevel });
 }
 
 /** groupOperations lists the operations by their first tag, in the order the document's tags are declared. */
@@ -111,13 +112,13 @@ function operationView(doc, o) {
   const build = () => {
     if (built) return;
     built = true;
-    body.append(
+    append(body, [
       op.operationId ? h('p', { class: 'muted' }, 'Operation ', h('code', {}, op.operationId)) : null,
       paragraphs(op.description),
       paramsView(doc, params),
       requestBodyView(doc, op.requestBody),
       responsesView(doc, op.responses),
-      tryIt(doc, o));
+      tryIt(doc, o)]);
   };
   details.addEventListener('toggle', () => { if (details.open) build(); });
   if (details.open) build();
@@ -135,7 +136,7 @@ function paramsView(doc, params) {
         h('th', { scope: 'row' }, h('code', {}, p.name), p.required ? h('span', { class: 'req' }, ' required') : null),
         h('td', {}, p.in),
         h('td', {}, schemaView(doc, p.schema || (p.content && Object.values(p.content)[0] && Object.values(p.content)[0].schema), 0)),
-        h('td', {}, p.description || '')))))));
+        h('td', {}, inline(p.description || ''))))))));
 }
 
 function requestBodyView(doc, rb0) {
@@ -146,11 +147,23 @@ function requestBodyView(doc, rb0) {
     contentView(doc, rb.content));
 }
 
-function contentView(doc, content) {
+/**
+ * contentView lists the media types of a body and their schemas. A named schema (a $ref) is
+ * folded under its name unless expand is set, so the same Problem schema repeated under every
+ * error status doesn't bury the rest.
+ */
+function contentView(doc, content, { expand = true } = {}) {
   if (!content) return null;
-  return h('ul', { class: 'content-list' }, Object.entries(content).map(([type, media]) => h('li', {},
-    h('code', { class: 'media-type' }, type),
-    media && media.schema ? schemaView(doc, media.schema, 0) : null)));
+  return h('ul', { class: 'content-list' }, Object.entries(content).map(([type, media]) => {
+    const schema = media && media.schema;
+    let view = null;
+    if (schema && schema.$ref && !expand) {
+      view = h('details', { class: 'schema-fold' }, h('summary', {}, `Schema ${schema.$ref.split('/').pop()}`), schemaView(doc, schema, 0));
+    } else if (schema) {
+      view = schemaView(doc, schema, 0);
+    }
+    return h('li', {}, h('code', { class: 'media-type' }, type), view);
+  }));
 }
 
 function responsesView(doc, responses) {
@@ -160,12 +173,12 @@ function responsesView(doc, responses) {
       const r = resolveRef(doc, r0) || {};
       const headers = r.headers ? Object.entries(r.headers).map(([name, h0]) => {
         const hd = resolveRef(doc, h0) || {};
-        return h('li', {}, h('code', {}, name), hd.description ? ` — ${hd.description}` : '');
+        return h('li', {}, h('code', {}, name), hd.description ? [' — ', inline(hd.description)] : '');
       }) : [];
       return h('li', { class: 'response', 'data-status': code },
-        h('p', {}, h('span', { class: `status status-${String(code)[0]}` }, code), ' ', r.description || ''),
+        h('p', {}, h('span', { class: `status status-${String(code)[0]}` }, code), ' ', inline(r.description || '')),
         headers.length ? h('div', {}, h('p', { class: 'muted' }, 'Headers'), h('ul', {}, headers)) : null,
-        contentView(doc, r.content));
+        contentView(doc, r.content, { expand: /^2/.test(code) }));
     })));
 }
 
@@ -210,7 +223,7 @@ function schemaView(doc, s0, depth) {
   const cons = constraints(s);
   const parts = [head];
   if (cons.length) parts.push(h('span', { class: 'schema-cons' }, ` — ${cons.join('; ')}`));
-  if (s.description) parts.push(h('span', { class: 'schema-desc' }, s.description));
+  if (s.description) parts.push(h('span', { class: 'schema-desc' }, inline(s.description)));
   for (const comb of ['oneOf', 'anyOf', 'allOf']) {
     if (Array.isArray(s[comb])) {
       parts.push(h('div', { class: 'schema-comb' }, h('span', { class: 'muted' }, comb), h('ul', {}, s[comb].map((x) => h('li', {}, schemaView(doc, x, depth + 1))))));
@@ -294,7 +307,14 @@ function tryIt(doc, o) {
   const inputs = [];
   const usable = params.filter((p) => p.in === 'path' || p.in === 'query' || p.in === 'header');
   for (const p of usable) {
-    const input = h('input', { name: `${p.in}:${p.name}`, value: paramExample(doc, p), autocomplete: 'off', spellcheck: false, required: p.in === 'path' || !!p.required, 'data-param': p.name });
+    // Required parameters start with the spec's example; optional ones only show it, so a
+    // request sends nothing the person did not choose.
+    const required = p.in === 'path' || !!p.required;
+    const example = paramExample(doc, p);
+    const input = h('input', {
+      name: `${p.in}:${p.name}`, value: required ? example : '', placeholder: !required && example ? `e.g. ${example}` : '',
+      autocomplete: 'off', spellcheck: false, required, 'data-param': p.name,
+    });
     inputs.push({ p, input });
   }
   const rb = resolveRef(doc, op.requestBody);
@@ -313,14 +333,14 @@ function tryIt(doc, o) {
   const sendBtn = h('button', { type: 'submit', class: 'primary' }, 'Send request');
   const out = h('div', { class: 'result try-result', 'aria-live': 'polite' });
 
-  form.append(
+  append(form, [
     h('h3', {}, 'Try it'),
     inputs.length ? h('div', { class: 'param-grid' }, inputs.map(({ p, input }) => field(`${p.name} (${p.in}${p.required || p.in === 'path' ? ', required' : ''})`, input, p.in === 'path' ? 'Sent percent-encoded as one path segment.' : null))) : null,
     typeSelect ? field('Content type', typeSelect) : null,
     bodyArea ? field('Request body', bodyArea) : null,
     bodyFile ? field('Or send a file as the body', bodyFile) : null,
     h('div', { class: 'button-row' }, sendBtn),
-    out);
+    out]);
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -384,5 +404,6 @@ function responseView(method, url, res, buf, ms) {
       ' ', h('span', { class: 'mono break' }, `${method.toUpperCase()} ${url}`), h('span', { class: 'muted' }, ` · ${ms} ms`)),
     h('details', { class: 'resp-headers', open: true }, h('summary', {}, `Response headers (${headerLines.length})`),
       h('pre', { class: 'value', 'data-result': 'headers' }, headerLines.join('\n'))),
+    h('h4', { class: 'resp-body-heading' }, 'Response body'),
     bodyEl);
 }
