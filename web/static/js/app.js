@@ -70,6 +70,8 @@ async function route({ focus }) {
   current = controller;
   const r = parseRoute(location.hash);
   const main = document.getElementById('main');
+  // Counts renders, so a test (or anything else) can tell a fresh view from the previous one.
+  main.dataset.renders = String(Number(main.dataset.renders || 0) + 1);
   const view = h('div', { class: `view view-${r.name}`, 'data-view': r.name, 'aria-busy': 'true' });
   clear(main).append(view);
   for (const a of document.querySelectorAll('[data-nav]')) {

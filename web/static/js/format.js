@@ -51,10 +51,11 @@ function hex2(b) {
 
 /**
  * hexDump renders bytes as lines of "offset  hex bytes  |ascii|", bytesPerLine per line,
- * at most maxBytes of them.
+ * at most maxBytes of them. Offsets have offsetDigits hex digits, more when needed.
  */
-export function hexDump(bytes, { bytesPerLine = 16, maxBytes = Infinity } = {}) {
+export function hexDump(bytes, { bytesPerLine = 16, maxBytes = Infinity, offsetDigits = 8 } = {}) {
   const n = Math.min(bytes.length, maxBytes);
+  const digits = Math.max(offsetDigits, Math.max(n - 1, 0).toString(16).length);
   const lines = [];
   for (let off = 0; off < n; off += bytesPerLine) {
     const row = bytes.subarray(off, Math.min(off + bytesPerLine, n));
@@ -69,7 +70,7 @@ export function hexDump(bytes, { bytesPerLine = 16, maxBytes = Infinity } = {}) 
       }
       if (i === 7 && bytesPerLine > 8) hexParts.push('');
     }
-    lines.push(`${off.toString(16).padStart(8, '0')}  ${hexParts.join(' ')}  |${ascii}|`);
+    lines.push(`${off.toString(16).padStart(digits, '0')}  ${hexParts.join(' ')}  |${ascii}|`);
   }
   return lines.join('\n');
 }
@@ -178,9 +179,17 @@ export function buildExport(bucket, items, now = new Date()) {
   };
 }
 
+/** ImportFormatError says what is wrong with an import file, and where. */
+export class ImportFormatError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ImportFormatError';
+  }
+}
+
 /**
  * parseImport reads an import file's text and returns { items: [{key, value: Uint8Array}],
- * skipped } or throws an Error saying what is wrong and where. Accepted forms:
+ * skipped } or throws an ImportFormatError saying what is wrong and where. Accepted forms:
  *
  *   1. {"items": [{"key": "k", "value": "<base64>"}, ...]} — the batch/set body and the export
  *      format. "encoding": "utf8" beside "items" means the values are UTF-8 text instead.
@@ -194,10 +203,10 @@ export function parseImport(text) {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new Error(`The file is not JSON: ${err.message}`);
+    throw new ImportFormatError(`The file is not JSON: ${err.message}`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new Error('The file must hold a JSON object: {"items": [...]} or {"key": "value", ...}.');
+    throw new ImportFormatError('The file must hold a JSON object: {"items": [...]} or {"key": "value", ...}.');
   }
   const items = [];
   let skipped = 0;
@@ -206,18 +215,18 @@ export function parseImport(text) {
   if (isItemsForm) {
     const encoding = doc.encoding === undefined ? 'base64' : doc.encoding;
     if (encoding !== 'base64' && encoding !== 'utf8') {
-      throw new Error(`Unknown "encoding" ${JSON.stringify(encoding)}: use "base64" (the default) or "utf8".`);
+      throw new ImportFormatError(`Unknown "encoding" ${JSON.stringify(encoding)}: use "base64" (the default) or "utf8".`);
     }
     doc.items.forEach((it, i) => {
       if (typeof it.key !== 'string' || it.key === '') {
-        throw new Error(`Item ${i + 1}: "key" must be a non-empty string.`);
+        throw new ImportFormatError(`Item ${i + 1}: "key" must be a non-empty string.`);
       }
       if (it.value === null) {
         skipped++;
         return;
       }
       if (typeof it.value !== 'string') {
-        throw new Error(`Item ${i + 1} (${JSON.stringify(it.key)}): "value" must be a ${encoding === 'utf8' ? 'string' : 'base64 string'}.`);
+        throw new ImportFormatError(`Item ${i + 1} (${JSON.stringify(it.key)}): "value" must be a ${encoding === 'utf8' ? 'string' : 'base64 string'}.`);
       }
       let value;
       if (encoding === 'utf8') {
@@ -226,7 +235,7 @@ export function parseImport(text) {
         try {
           value = base64ToBytes(it.value);
         } catch {
-          throw new Error(`Item ${i + 1} (${JSON.stringify(it.key)}): "value" is not valid base64. For text values add "encoding": "utf8" beside "items".`);
+          throw new ImportFormatError(`Item ${i + 1} (${JSON.stringify(it.key)}): "value" is not valid base64. For text values add "encoding": "utf8" beside "items".`);
         }
       }
       items.push({ key: it.key, value });
@@ -234,7 +243,7 @@ export function parseImport(text) {
     return { items, skipped };
   }
   for (const [key, v] of Object.entries(doc)) {
-    if (key === '') throw new Error('A key must not be empty.');
+    if (key === '') throw new ImportFormatError('A key must not be empty.');
     items.push({ key, value: encodeUtf8(typeof v === 'string' ? v : JSON.stringify(v)) });
   }
   return { items, skipped };

@@ -2,7 +2,7 @@
 // recently used buckets, and links to views.
 
 import { ApiError } from './api.js';
-import { h, clear, uid } from './dom.js';
+import { h, append, clear, uid } from './dom.js';
 
 const enc = encodeURIComponent;
 
@@ -43,18 +43,17 @@ export function errorPanel(err, { heading } = {}) {
     extra);
 }
 
+/** inputError is a problem with what the person typed or chose, found before any request. */
+export function inputError(detail) {
+  return new ApiError({ title: 'Check your input', detail });
+}
+
 /** toApiError turns anything thrown into an ApiError-shaped object, never losing the message. */
 export function toApiError(err) {
   if (err instanceof ApiError) return err;
   const msg = err && err.message ? err.message : String(err);
+  if (err && err.name === 'ImportFormatError') return new ApiError({ title: 'The file cannot be imported', detail: msg });
   return new ApiError({ title: 'Something went wrong', detail: msg });
-}
-
-/** showResult puts content (or an error panel for an error) into a live region, replacing what was there. */
-export function showResult(region, content) {
-  clear(region);
-  if (content instanceof Error || (content && content.name === 'ApiError')) region.append(errorPanel(content));
-  else if (content !== null && content !== undefined) region.append(content);
 }
 
 let refresher = () => {};
@@ -87,7 +86,7 @@ export function confirmDialog({ title, message, confirmLabel = 'Delete' }) {
   const dialog = document.getElementById('confirm-dialog');
   document.getElementById('confirm-title').textContent = title;
   const msg = document.getElementById('confirm-message');
-  clear(msg).append(message);
+  append(clear(msg), message);
   document.getElementById('confirm-ok').textContent = confirmLabel;
   dialog.returnValue = '';
   return new Promise((resolve) => {

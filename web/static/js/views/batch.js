@@ -4,8 +4,8 @@
 
 import { batchGet, batchSet, listAllKeys } from '../api.js';
 import { h, field, downloadBlob, setBusy } from '../dom.js';
-import { decodeUtf8, formatSize, parseKeyList, parseImport, buildExport, exportFileName } from '../format.js';
-import { href, errorPanel, breadcrumbs, bucketTabs, rememberBucket } from '../ui.js';
+import { decodeUtf8, formatSize, parseKeyList, parseImport, buildExport, exportFileName, ImportFormatError } from '../format.js';
+import { href, errorPanel, inputError, breadcrumbs, bucketTabs, rememberBucket } from '../ui.js';
 
 const PREVIEW_CHARS = 80;
 
@@ -45,7 +45,7 @@ export async function renderBatch(view, { params }) {
     ev.preventDefault();
     const keys = parseKeyList(keysArea.value);
     if (!keys.length) {
-      getResult.replaceChildren(errorPanel(new Error('Paste at least one key, one per line.')));
+      getResult.replaceChildren(errorPanel(inputError('Paste at least one key, one per line.')));
       keysArea.focus();
       return;
     }
@@ -85,24 +85,30 @@ export async function renderBatch(view, { params }) {
     ev.preventDefault();
     const file = fileInput.files && fileInput.files[0];
     if (!file) {
-      importResult.replaceChildren(errorPanel(new Error('Choose a JSON file first.')));
+      importResult.replaceChildren(errorPanel(inputError('Choose a JSON file first.')));
       fileInput.focus();
       return;
     }
     const done = setBusy(importBtn);
+    let stored = 0;
+    let total = 0;
     try {
       const { items, skipped } = parseImport(await file.text());
-      if (!items.length) throw new Error('The file holds no key/values to import.');
+      if (!items.length) throw new ImportFormatError('The file holds no key/values to import.');
+      total = items.length;
       const progress = h('p', { class: 'muted' }, `Importing ${items.length} keys…`);
       importResult.replaceChildren(progress);
-      await batchSet(bucket, items, (n, total) => {
+      await batchSet(bucket, items, (n) => {
+        stored = n;
         progress.textContent = `Imported ${n} of ${total} keys…`;
       });
       importResult.replaceChildren(h('p', { role: 'status', class: 'ok' },
         `Imported ${items.length} ${items.length === 1 ? 'key' : 'keys'} from “${file.name}” into bucket “${bucket}”${skipped ? ` (${skipped} null values skipped)` : ''}. `,
         h('a', { href: href.bucket(bucket) }, 'List the keys')));
     } catch (err) {
-      importResult.replaceChildren(errorPanel(err, { heading: 'Nothing or not everything was imported.' }));
+      importResult.replaceChildren(errorPanel(err, {
+        heading: stored ? `The import stopped: ${stored} of ${total} keys were stored.` : 'Nothing was imported.',
+      }));
     } finally {
       done();
     }

@@ -4,7 +4,7 @@
 import { putValue } from '../api.js';
 import { h, field, setBusy, uid } from '../dom.js';
 import { encodeUtf8, formatSize } from '../format.js';
-import { errorPanel } from '../ui.js';
+import { errorPanel, inputError } from '../ui.js';
 
 /**
  * valueEditor returns the text form and the file form. getTarget() returns { bucket, key } or
@@ -46,7 +46,7 @@ export function valueEditor({ getTarget, initialText = '', textNote = null, onSa
     fileResult.replaceChildren();
     const file = fileInput.files && fileInput.files[0];
     if (!file) {
-      fileResult.replaceChildren(errorPanel(new Error('Choose a file first.')));
+      fileResult.replaceChildren(errorPanel(inputError('Choose a file first.')));
       fileInput.focus();
       return;
     }

@@ -4,7 +4,7 @@
 import { getValue, increment, deleteKey, MAX_U64 } from '../api.js';
 import { h, field, downloadBlob, setBusy } from '../dom.js';
 import { decodeUtf8, prettyJson, hexDump, bytesToBase64, formatSize, downloadName } from '../format.js';
-import { href, errorPanel, breadcrumbs, bucketTabs, tabs, confirmDialog, notify, refresh, rememberBucket } from '../ui.js';
+import { href, errorPanel, inputError, breadcrumbs, bucketTabs, tabs, confirmDialog, notify, refresh, rememberBucket } from '../ui.js';
 import { valueEditor } from './editor.js';
 
 const TEXT_LIMIT = 1 << 20; // characters of text or base64 shown; the download has everything
@@ -41,7 +41,7 @@ function hexPanel(bytes) {
   if (bytes.length === 0) return h('p', { class: 'muted' }, 'The value is empty (0 bytes).');
   const narrow = window.matchMedia('(max-width: 40rem)').matches;
   return h('div', {}, bytes.length > HEX_LIMIT ? truncatedNote(HEX_LIMIT, bytes.length, 'bytes') : null,
-    h('pre', { class: 'value value-hex', 'data-value': 'hex' }, hexDump(bytes, { bytesPerLine: narrow ? 8 : 16, maxBytes: HEX_LIMIT })));
+    h('pre', { class: 'value value-hex', 'data-value': 'hex' }, hexDump(bytes, { bytesPerLine: narrow ? 8 : 16, maxBytes: HEX_LIMIT, offsetDigits: narrow ? 4 : 8 })));
 }
 
 function base64Panel(bytes) {
@@ -162,13 +162,13 @@ export async function renderKey(view, { params, query, signal }) {
   const incBtn = h('button', { type: 'submit' }, 'Increment');
   const counterSection = h('section', { class: 'card', 'aria-labelledby': 'counter-heading' },
     h('h2', { id: 'counter-heading' }, 'Counter'),
-    h('p', { class: 'muted' }, 'Adds the delta to the value read as a decimal number (an absent key counts from 0).'),
+    h('p', { class: 'muted' }, 'Adds the delta (a whole number from 0 to 2^64−1) to the value read as a decimal number; an absent key counts from 0.'),
     h('form', { class: 'inline-fields', 'data-form': 'increment', noValidate: true, onsubmit: async (ev) => {
       ev.preventDefault();
       incResult.replaceChildren();
       const d = deltaInput.value.trim();
       if (!/^\d+$/.test(d) || BigInt(d) > MAX_U64) {
-        incResult.replaceChildren(errorPanel(new Error('The delta must be a whole number from 0 to 18446744073709551615.')));
+        incResult.replaceChildren(errorPanel(inputError('The delta must be a whole number from 0 to 18446744073709551615.')));
         deltaInput.focus();
         return;
       }
@@ -183,7 +183,7 @@ export async function renderKey(view, { params, query, signal }) {
         done();
       }
     } },
-    field('Delta', deltaInput),
+    Object.assign(field('Delta', deltaInput), { className: 'field narrow' }),
     incBtn),
     incResult);
 

@@ -2,7 +2,7 @@
 
 import { exists } from '../api.js';
 import { h, field } from '../dom.js';
-import { href, breadcrumbs, bucketTabs, confirmDialog, notify } from '../ui.js';
+import { href, breadcrumbs, bucketTabs, confirmDialog, notify, inputError } from '../ui.js';
 import { valueEditor } from './editor.js';
 
 export async function renderNewKey(view, { params, query }) {
@@ -13,7 +13,7 @@ export async function renderNewKey(view, { params, query }) {
     getTarget: () => {
       if (keyInput.value === '') {
         keyInput.focus();
-        throw new Error('Type a key name first.');
+        throw inputError('Type a key name first.');
       }
       return { bucket, key: keyInput.value };
     },
