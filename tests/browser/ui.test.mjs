@@ -594,6 +594,9 @@ describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
     await page.locator('.problem .problem-title', { hasText: 'Network error' }).waitFor();
     await shot(page, 'problem-network');
     await page.unroute('**/buckets/**');
+    // Once the gateway answers again, "Try again" shows the keys.
+    await nav(page, 'bucket', () => page.getByRole('button', { name: 'Try again' }).click());
+    await page.locator('.key-list a', { hasText: 'greeting' }).waitFor();
 
     // An unknown route in the address.
     await open(page, '#/no/such/view', 'notfound');

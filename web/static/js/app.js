@@ -2,7 +2,7 @@
 // turns any uncaught failure into a readable message instead of a blank screen.
 
 import { h, clear } from './dom.js';
-import { errorPanel, notify, renderRecentOptions, href, toApiError, setRefresher } from './ui.js';
+import { errorPanel, notify, clearNotices, renderRecentOptions, href, toApiError, setRefresher, refresh } from './ui.js';
 import { renderHome } from './views/home.js';
 import { renderBucket } from './views/bucket.js';
 import { renderKey } from './views/key.js';
@@ -69,6 +69,7 @@ async function route({ focus }) {
   const controller = new AbortController();
   current = controller;
   const r = parseRoute(location.hash);
+  clearNotices();
   const main = document.getElementById('main');
   // Counts renders, so a test (or anything else) can tell a fresh view from the previous one.
   main.dataset.renders = String(Number(main.dataset.renders || 0) + 1);
@@ -86,7 +87,7 @@ async function route({ focus }) {
   } catch (err) {
     if (err && err.name === 'AbortError') return;
     if (!view.querySelector('h1')) view.append(h('h1', { tabIndex: -1 }, 'Something went wrong'));
-    view.append(errorPanel(err));
+    view.append(errorPanel(err, { retry: () => refresh() }));
   } finally {
     if (current === controller) view.setAttribute('aria-busy', 'false');
   }

@@ -28,7 +28,7 @@ function queryString(query) {
  * errorPanel renders a failure for people: the problem's title and detail, its status and type,
  * and any extension members. Works for ApiError, other Errors and anything thrown.
  */
-export function errorPanel(err, { heading } = {}) {
+export function errorPanel(err, { heading, retry } = {}) {
   const e = toApiError(err);
   const titleId = uid('err');
   const extra = e.extra ? h('pre', { class: 'problem-extra' }, JSON.stringify(e.extra, null, 2)) : null;
@@ -40,7 +40,8 @@ export function errorPanel(err, { heading } = {}) {
     h('p', { class: 'problem-title', id: titleId }, e.title),
     e.detail ? h('p', { class: 'problem-detail' }, e.detail) : null,
     meta.length ? h('p', { class: 'problem-meta' }, meta) : null,
-    extra);
+    extra,
+    retry ? h('div', { class: 'button-row' }, h('button', { type: 'button', onclick: retry }, 'Try again')) : null);
 }
 
 /** inputError is a problem with what the person typed or chose, found before any request. */
@@ -69,13 +70,25 @@ export function refresh() {
 }
 
 let noticeTimer = null;
-/** notify shows a short status message at the top of the page (polite live region). */
-export function notify(message, kind = 'ok') {
+/**
+ * notify shows a short status message at the top of the page (polite live region). It goes
+ * away after a while or at the next navigation; survive keeps it through one navigation, for
+ * an action that moves to another view (deleting a key shows the bucket).
+ */
+export function notify(message, kind = 'ok', { survive = false } = {}) {
   const box = document.getElementById('notices');
   clear(box);
+  box.dataset.survive = survive ? '1' : '';
   box.append(h('p', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message));
   clearTimeout(noticeTimer);
   noticeTimer = setTimeout(() => clear(box), 8000);
+}
+
+/** clearNotices removes the notices at a navigation, except one that asked to survive it. */
+export function clearNotices() {
+  const box = document.getElementById('notices');
+  if (box.dataset.survive === '1') box.dataset.survive = '';
+  else clear(box);
 }
 
 /**

@@ -6,7 +6,7 @@
 
 import { listKeys } from '../api.js';
 import { h, field } from '../dom.js';
-import { href, errorPanel, rememberBucket, breadcrumbs, bucketTabs } from '../ui.js';
+import { href, errorPanel, rememberBucket, breadcrumbs, bucketTabs, refresh } from '../ui.js';
 
 export const DEFAULT_LIMIT = 20;
 const pagers = new Map();
@@ -65,7 +65,7 @@ export async function renderBucket(view, { params, query, signal }) {
     page = await listKeys(bucket, { limit, cursor, prefix }, { signal });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
-    results.replaceChildren(h('h2', { id: 'keys-heading' }, 'Keys'), errorPanel(err, { heading: `Could not list the keys of bucket “${bucket}”.` }));
+    results.replaceChildren(h('h2', { id: 'keys-heading' }, 'Keys'), errorPanel(err, { heading: `Could not list the keys of bucket “${bucket}”.`, retry: () => refresh() }));
     return;
   }
   rememberBucket(bucket);

@@ -71,7 +71,7 @@ export async function renderKey(view, { params, query, signal }) {
     bytes = await getValue(bucket, key, { signal });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
-    view.append(errorPanel(err, { heading: `Could not read key “${key}” of bucket “${bucket}”.` }));
+    view.append(errorPanel(err, { heading: `Could not read key “${key}” of bucket “${bucket}”.`, retry: err.status === 404 ? null : () => refresh() }));
     if (err.status === 404) view.append(createSection(bucket, key));
     return;
   }
@@ -146,7 +146,7 @@ export async function renderKey(view, { params, query, signal }) {
     if (!ok) return;
     try {
       await deleteKey(bucket, key);
-      notify(`Deleted key “${key}”.`);
+      notify(`Deleted key “${key}”.`, 'ok', { survive: true });
       location.hash = href.bucket(bucket);
     } catch (err) {
       notify(`${err.title || 'Delete failed'}${err.detail ? ': ' + err.detail : ''}`, 'error');
@@ -198,7 +198,7 @@ function createSection(bucket, key) {
     uploadLabel: 'Create from file',
     fileLabel: 'Or create it from a file (any bytes, stored verbatim)',
     onSaved: async () => {
-      notify(`Created key “${key}”.`);
+      notify(`Created key “${key}”.`, 'ok', { survive: true });
       await refresh();
     },
   });

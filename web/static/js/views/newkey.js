@@ -30,7 +30,7 @@ export async function renderNewKey(view, { params, query }) {
       });
     },
     onSaved: ({ key }) => {
-      notify(`Saved key “${key}”.`);
+      notify(`Saved key “${key}”.`, 'ok', { survive: true });
       location.hash = href.key(bucket, key);
     },
   });

@@ -5,7 +5,7 @@
 import { openapi, resolveRef, ApiError } from '../api.js';
 import { h, append, field, uid, setBusy, downloadBlob } from '../dom.js';
 import { decodeUtf8, prettyJson, hexDump, formatSize } from '../format.js';
-import { errorPanel } from '../ui.js';
+import { errorPanel, refresh } from '../ui.js';
 import { markdown, inline } from '../markdown.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'head', 'patch', 'options'];
@@ -20,7 +20,7 @@ export async function renderReference(view, { query }) {
   try {
     doc = await openapi();
   } catch (err) {
-    loading.replaceWith(errorPanel(err, { heading: 'The API description could not be loaded.' }));
+    loading.replaceWith(errorPanel(err, { heading: 'The API description could not be loaded.', retry: () => refresh() }));
     return;
   }
   loading.remove();
