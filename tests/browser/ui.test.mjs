@@ -630,6 +630,106 @@ describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
     }
   });
 
+  test('keyboard only: skip link, open a bucket, a key and the delete dialog', async () => {
+    const page = await newPage();
+    await open(page, '#/', 'home');
+    const active = () => page.evaluate(() => {
+      const el = document.activeElement;
+      return { id: el.id, tag: el.tagName, text: el.textContent.trim(), outline: getComputedStyle(el).outlineStyle, pager: el.dataset.pager || '' };
+    });
+    const tabTo = async (pred, key = 'Tab', max = 40) => {
+      for (let i = 0; i < max; i++) {
+        await page.keyboard.press(key);
+        const a = await active();
+        if (pred(a)) return a;
+      }
+      throw new Error('focus never reached the control');
+    };
+    await page.keyboard.press('Tab');
+    assert.equal((await active()).text, 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal((await active()).id, 'main');
+    assert.equal(new URL(page.url()).hash, '#/', 'the skip link does not change the route');
+
+    await open(page, '#/api', 'api');
+    await tabTo((a) => a.id === 'bucket-input', 'Shift+Tab');
+    await page.keyboard.type('paging');
+    await nav(page, 'bucket', () => page.keyboard.press('Enter'));
+    assert.equal((await active()).tag, 'H1', 'focus moves to the new view');
+    const link = await tabTo((a) => a.tag === 'A' && /^item-/.test(a.text));
+    assert.notEqual(link.outline, 'none', 'focused links are outlined');
+    await nav(page, 'key', () => page.keyboard.press('Enter'));
+    assert.equal(await page.locator('h1 .mono').textContent(), link.text);
+    const del = await tabTo((a) => a.text === 'Delete…');
+    assert.notEqual(del.outline, 'none', 'focused buttons are outlined');
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    assert.equal((await active()).id, 'confirm-cancel');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    assert.equal((await active()).text, 'Delete…', 'focus returns to the button that opened the dialog');
+    assert.equal((await apiGet('paging', link.text)).status, 200);
+    await page.close();
+  });
+
+  test('pure helpers: base64, UTF-8, hex, JSON, file names, import format, Markdown', async () => {
+    const page = await newPage();
+    await open(page, '#/', 'home');
+    const r = await page.evaluate(async () => {
+      const f = await import('/ui/js/format.js');
+      const md = await import('/ui/js/markdown.js');
+      const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const out = {};
+      out.b64 = f.bytesToBase64(f.base64ToBytes(f.bytesToBase64(all))) === f.bytesToBase64(all);
+      out.b64url = Array.from(f.base64ToBytes('-_8')).join(',');
+      try { f.base64ToBytes('a$b'); out.b64bad = 'accepted'; } catch (e) { out.b64bad = e.name; }
+      out.utf8bad = f.decodeUtf8(new Uint8Array([0xc3, 0x28]));
+      out.utf8 = f.decodeUtf8(f.encodeUtf8('ünï ✓ 🎉'));
+      out.hexPartial = f.hexDump(new Uint8Array([0x41, 0, 0x7f]));
+      out.json = f.prettyJson('{"a":"x,{\\"}:[","n":[ ]}');
+      out.notJson = f.prettyJson('{a:1}');
+      out.names = [f.downloadName('dir/photo.png', all), f.downloadName('notes', f.encodeUtf8('hi')), f.downloadName('cfg', f.encodeUtf8('{"a":1}')),
+        f.downloadName('a/b/', all), f.downloadName('..', all), f.exportFileName('x/y')];
+      out.importItems = f.parseImport('{"items":[{"key":"k","value":"aGk="},{"key":"gone","value":null}]}');
+      out.importUtf8 = f.parseImport('{"encoding":"utf8","items":[{"key":"k","value":"hi"}]}');
+      out.importPlain = f.parseImport('{"t":"hi","n":12,"o":{"a":[1]}}');
+      const errs = [];
+      for (const bad of ['[1]', 'nope', '{"items":[{"key":"","value":""}]}', '{"encoding":"latin1","items":[{"key":"k","value":""}]}', '{"items":[{"key":"k","value":5}]}']) {
+        try { f.parseImport(bad); errs.push('accepted'); } catch (e) { errs.push(e.name); }
+      }
+      out.importErrors = errs;
+      out.keys = f.parseKeyList('a\r\n\n b \na\nc/d');
+      const exp = f.buildExport('b', [{ key: 'k', value: all }], new Date(0));
+      out.exportRoundTrip = f.bytesToBase64(f.parseImport(JSON.stringify(exp)).items[0].value) === f.bytesToBase64(all);
+      out.exportShape = Object.keys(exp);
+      const m = md.markdown('# T\n\npara `code` **b** [l](/x) [bad](javascript:void)\n\n| a | b |\n|---|---|\n| `x\\|y` | 2 |\n\n- one\n- two\n\n```\n<b>\n```');
+      out.md = [...m.children].map((c) => c.tagName + ':' + c.textContent);
+      out.mdLinks = [...m.querySelectorAll('a')].map((a) => a.getAttribute('href'));
+      return out;
+    });
+    const text = (a) => a.map((it) => ({ key: it.key, value: Object.values(it.value) }));
+    assert.equal(r.b64, true);
+    assert.equal(r.b64url, '251,255');
+    assert.equal(r.b64bad, 'RangeError');
+    assert.equal(r.utf8bad, null);
+    assert.equal(r.utf8, 'ünï ✓ 🎉');
+    assert.equal(r.hexPartial, '00000000  41 00 7f' + ' '.repeat(40) + '  |A..|');
+    assert.equal(r.json, '{\n  "a": "x,{\\"}:[",\n  "n": []\n}');
+    assert.equal(r.notJson, null);
+    assert.deepEqual(r.names, ['photo.png', 'notes.txt', 'cfg.json', 'b.bin', 'value.bin', 'x_y.keys.json']);
+    assert.deepEqual(text(r.importItems.items), [{ key: 'k', value: [104, 105] }]);
+    assert.equal(r.importItems.skipped, 1);
+    assert.deepEqual(text(r.importUtf8.items), [{ key: 'k', value: [104, 105] }]);
+    assert.deepEqual(r.importPlain.items.map((it) => [it.key, Buffer.from(Object.values(it.value)).toString()]), [['t', 'hi'], ['n', '12'], ['o', '{"a":[1]}']]);
+    assert.deepEqual(r.importErrors, Array(5).fill('ImportFormatError'));
+    assert.deepEqual(r.keys, ['a', ' b ', 'c/d']);
+    assert.equal(r.exportRoundTrip, true);
+    assert.deepEqual(r.exportShape, ['bucket', 'exported', 'encoding', 'items']);
+    assert.deepEqual(r.md, ['H3:T', 'P:para code b l bad', 'DIV:abx|y2', 'UL:onetwo', 'PRE:<b>']);
+    assert.deepEqual(r.mdLinks, ['/x']);
+    await page.close();
+  });
+
   test('no script errors or CSP violations happened', () => {
     assert.deepEqual(pageErrors, []);
   });
