@@ -490,6 +490,31 @@ describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
     await page.close();
   });
 
+  test('batch import splits into calls within the limits the spec states', async () => {
+    const page = await newPage();
+    // The same document with small limits: 3 items or about 2,000 bytes of JSON per call.
+    await page.route('**/openapi.json', async (route) => {
+      const res = await route.fetch();
+      const doc = await res.json();
+      doc.info['x-limits'] = { ...(doc.info['x-limits'] || {}), maxBatchItems: 3, maxBatchBodyBytes: 2000 };
+      await route.fulfill({ response: res, json: doc });
+    });
+    const calls = [];
+    page.on('request', (req) => { if (req.url().endsWith('/batch/set')) calls.push(req.postDataJSON().items.length); });
+    const items = [];
+    for (let i = 0; i < 4; i++) items.push({ key: `small-${i}`, value: Buffer.from('x').toString('base64') });
+    for (let i = 0; i < 3; i++) items.push({ key: `big-${i}`, value: Buffer.alloc(1000, i).toString('base64') });
+    const file = path.join(work, 'import-limits.json');
+    await writeFile(file, JSON.stringify({ items }));
+    await open(page, '#/buckets/limits/batch', 'batch');
+    await page.getByLabel('JSON file to import').setInputFiles(file);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.locator('form[data-form="import"] [role="status"]', { hasText: 'Imported 7 keys' }).waitFor();
+    assert.deepEqual(calls, [3, 2, 1, 1], "3 small (item limit), 1 small + 1 big, then one big per call (byte limit)");
+    assert.deepEqual((await apiGet('limits', 'big-2')).bytes, new Uint8Array(Buffer.alloc(1000, 2)));
+    await page.close();
+  });
+
   test('batch get of pasted keys', async () => {
     const page = await newPage();
     await open(page, '#/buckets/batch-test/batch', 'batch');

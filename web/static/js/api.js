@@ -174,7 +174,7 @@ export async function increment(bucket, key, delta = '1') {
  * [{ key, value: Uint8Array|null }] in request order (null: absent).
  */
 export async function batchGet(bucket, keys) {
-  const max = await batchMaxItems();
+  const { maxItems: max } = await batchLimits();
   const out = [];
   for (let i = 0; i < keys.length; i += max) {
     const chunk = keys.slice(i, i + max);
@@ -190,17 +190,35 @@ export async function batchGet(bucket, keys) {
   return out;
 }
 
-/** batchSet stores [{ key, value: Uint8Array }] in chunks of at most the spec's maxItems. */
+/**
+ * batchSet stores [{ key, value: Uint8Array }] in as many calls as the spec's limits need: at
+ * most maxItems items and about maxBodyBytes of JSON per call. onProgress(stored, total) runs
+ * after each call.
+ */
 export async function batchSet(bucket, items, onProgress = () => {}) {
-  const max = await batchMaxItems();
-  for (let i = 0; i < items.length; i += max) {
-    const chunk = items.slice(i, i + max).map(({ key, value }) => ({ key, value: bytesToBase64(value) }));
+  const { maxItems, maxBodyBytes } = await batchLimits();
+  let done = 0;
+  let chunk = [];
+  let size = 0;
+  const flush = async () => {
     await request('POST', `${bucketPath(bucket)}/batch/set`, {
       body: JSON.stringify({ items: chunk }),
       headers: { 'Content-Type': 'application/json' },
     });
-    onProgress(Math.min(i + max, items.length), items.length);
+    done += chunk.length;
+    chunk = [];
+    size = 0;
+    onProgress(done, items.length);
+  };
+  for (const { key, value } of items) {
+    const item = { key, value: bytesToBase64(value) };
+    // Worst case for the key: every character escaped as \uXXXX. Braces, quotes, names: 32.
+    const itemSize = key.length * 6 + item.value.length + 32;
+    if (chunk.length && (chunk.length >= maxItems || size + itemSize > maxBodyBytes)) await flush();
+    chunk.push(item);
+    size += itemSize;
   }
+  if (chunk.length) await flush();
 }
 
 /**
@@ -252,12 +270,17 @@ export function resolveRef(doc, node, seen = new Set()) {
 }
 
 const DEFAULT_BATCH_MAX = 100;
-let batchMaxPromise = null;
+const DEFAULT_BATCH_BODY = 8 << 20;
+let limitsPromise = null;
 
-/** batchMaxItems is the most keys one batch call takes, as the spec states (else 100). */
-export function batchMaxItems() {
-  if (!batchMaxPromise) {
-    batchMaxPromise = openapi()
+/**
+ * batchLimits is what one batch call may carry, as the spec states it: maxItems (the batch
+ * schemas' maxItems or info.x-limits.maxBatchItems, else 100) and maxBodyBytes
+ * (info.x-limits.maxBatchBodyBytes, else 8 MiB).
+ */
+export function batchLimits() {
+  if (!limitsPromise) {
+    limitsPromise = openapi()
       .then((doc) => {
         const found = [];
         for (const [p, field] of [['/buckets/{bucket}/batch/get', 'keys'], ['/buckets/{bucket}/batch/set', 'items']]) {
@@ -268,9 +291,12 @@ export function batchMaxItems() {
           const prop = schema && schema.properties && resolveRef(doc, schema.properties[field]);
           if (prop && Number.isInteger(prop.maxItems) && prop.maxItems > 0) found.push(prop.maxItems);
         }
-        return found.length ? Math.min(...found) : DEFAULT_BATCH_MAX;
+        const x = (doc.info && doc.info['x-limits']) || {};
+        if (Number.isInteger(x.maxBatchItems) && x.maxBatchItems > 0) found.push(x.maxBatchItems);
+        const body = Number.isInteger(x.maxBatchBodyBytes) && x.maxBatchBodyBytes > 1024 ? x.maxBatchBodyBytes : DEFAULT_BATCH_BODY;
+        return { maxItems: found.length ? Math.min(...found) : DEFAULT_BATCH_MAX, maxBodyBytes: Math.floor(body * 0.9) };
       })
-      .catch(() => DEFAULT_BATCH_MAX);
+      .catch(() => ({ maxItems: DEFAULT_BATCH_MAX, maxBodyBytes: DEFAULT_BATCH_BODY }));
   }
-  return batchMaxPromise;
+  return limitsPromise;
 }
