@@ -325,11 +325,20 @@ function tryIt(doc, o) {
     const types = Object.keys(rb.content);
     typeSelect = h('select', { name: 'content-type' }, types.map((t) => h('option', { value: t }, t)));
     bodyArea = h('textarea', { name: 'body', rows: 6, spellcheck: false, class: 'mono', value: mediaExample(doc, rb.content[types[0]]) });
+    bodyFile = h('input', { type: 'file', name: 'body-file' });
     typeSelect.addEventListener('change', () => {
       bodyArea.value = mediaExample(doc, rb.content[typeSelect.value]);
+      syncFileField();
     });
-    bodyFile = h('input', { type: 'file', name: 'body-file' });
   }
+  // A file as the body makes sense for raw bytes, not for a JSON document.
+  const fileField = bodyFile ? field('Or send a file as the body', bodyFile) : null;
+  function syncFileField() {
+    if (!fileField) return;
+    fileField.hidden = /json/i.test(typeSelect.value);
+    if (fileField.hidden) bodyFile.value = '';
+  }
+  syncFileField();
   const sendBtn = h('button', { type: 'submit', class: 'primary' }, 'Send request');
   const out = h('div', { class: 'result try-result', 'aria-live': 'polite' });
 
@@ -338,7 +347,7 @@ function tryIt(doc, o) {
     inputs.length ? h('div', { class: 'param-grid' }, inputs.map(({ p, input }) => field(`${p.name} (${p.in}${p.required || p.in === 'path' ? ', required' : ''})`, input, p.in === 'path' ? 'Sent percent-encoded as one path segment.' : null))) : null,
     typeSelect ? field('Content type', typeSelect) : null,
     bodyArea ? field('Request body', bodyArea) : null,
-    bodyFile ? field('Or send a file as the body', bodyFile) : null,
+    bodyFile ? fileField : null,
     h('div', { class: 'button-row' }, sendBtn),
     out]);
 
@@ -357,7 +366,7 @@ function tryIt(doc, o) {
     if ([...q.keys()].length) url += `?${q}`;
     let body;
     if (bodyArea && method !== 'get' && method !== 'head') {
-      const file = bodyFile.files && bodyFile.files[0];
+      const file = !fileField.hidden && bodyFile.files && bodyFile.files[0];
       if (file) body = file;
       else if (bodyArea.value !== '' || rb.required) body = bodyArea.value;
       if (body !== undefined) headers['Content-Type'] = typeSelect.value;
