@@ -130,13 +130,13 @@ function operationView(doc, o) {
 function paramsView(doc, params) {
   if (!params.length) return null;
   return h('div', { class: 'op-part' }, h('h3', {}, 'Parameters'),
-    h('div', { class: 'table-wrap' }, h('table', {},
+    h('div', { class: 'table-wrap' }, h('table', { class: 'param-table' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'In'), h('th', { scope: 'col' }, 'Schema'), h('th', { scope: 'col' }, 'Description'))),
       h('tbody', {}, params.map((p) => h('tr', {},
         h('th', { scope: 'row' }, h('code', {}, p.name), p.required ? h('span', { class: 'req' }, ' required') : null),
-        h('td', {}, p.in),
-        h('td', {}, schemaView(doc, p.schema || (p.content && Object.values(p.content)[0] && Object.values(p.content)[0].schema), 0)),
-        h('td', {}, inline(p.description || ''))))))));
+        h('td', { 'data-label': 'In' }, p.in),
+        h('td', { 'data-label': 'Schema' }, schemaView(doc, p.schema || (p.content && Object.values(p.content)[0] && Object.values(p.content)[0].schema), 0)),
+        p.description ? h('td', { 'data-label': 'Description' }, inline(p.description)) : h('td', {})))))));
 }
 
 function requestBodyView(doc, rb0) {
