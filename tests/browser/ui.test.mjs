@@ -549,6 +549,7 @@ describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
     assert.equal(await op.count(), 1);
     await op.locator('summary').click();
     await op.locator('h3', { hasText: 'Parameters' }).waitFor();
+    if (list.operationId) assert.equal(new URL(page.url()).hash, `#/api?op=${enc(list.operationId)}`, 'the address names the open operation');
     await op.locator('h3', { hasText: 'Responses' }).waitFor();
     const form = op.locator('form[data-form="try-it"]');
     await form.getByLabel(/^bucket \(path/).fill('paging');
@@ -561,12 +562,16 @@ describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
     assert.deepEqual(await a11yProblems(page), []);
     await shot(page, 'api-try-it');
 
-    // An operation is deep-linkable.
-    if (list.operationId) {
-      await open(page, `#/api?op=${enc(list.operationId)}`, 'api');
-      assert.equal(await page.locator(`details.op[data-op="${list.operationId}"]`).getAttribute('open'), '');
-    }
     await page.close();
+
+    // An operation is deep-linkable: opened cold, the link shows it open.
+    if (list.operationId) {
+      const cold = await newPage();
+      await open(cold, `#/api?op=${enc(list.operationId)}`, 'api');
+      assert.equal(await cold.locator(`details.op[data-op="${list.operationId}"]`).getAttribute('open'), '');
+      await cold.locator(`details.op[data-op="${list.operationId}"] form[data-form="try-it"]`).waitFor();
+      await cold.close();
+    }
   });
 
   test('deep links: a bucket and a key with "/" and non-ASCII open directly; back and forward work', async () => {

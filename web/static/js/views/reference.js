@@ -120,7 +120,15 @@ function operationView(doc, o) {
       responsesView(doc, op.responses),
       tryIt(doc, o)]);
   };
-  details.addEventListener('toggle', () => { if (details.open) build(); });
+  details.addEventListener('toggle', () => {
+    if (details.open) build();
+    // The address names the operation last opened, so it can be shared; replaceState keeps
+    // opening and closing out of the history.
+    if (!location.hash.startsWith('#/api')) return;
+    const target = `#/api?op=${encodeURIComponent(o.id)}`;
+    if (details.open) history.replaceState(null, '', target);
+    else if (location.hash === target) history.replaceState(null, '', '#/api');
+  });
   if (details.open) build();
   // `open` may be set before the element is attached (deep link); build then as well.
   queueMicrotask(() => { if (details.open) build(); });
