@@ -1,0 +1,68 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+func TestConfigFlagsAndEnvironment(t *testing.T) {
+	env := map[string]string{
+		"GATEWAY_HTTP_ADDR":       "0.0.0.0:9000",
+		"GATEWAY_TIMEOUT":         "3s",
+		"GATEWAY_HEADER":          "source-id=gw,link-name=default",
+		"GATEWAY_MAX_VALUE_BYTES": "2MiB",
+		"GATEWAY_PREFIX":          "from-env",
+	}
+	cfg, err := parseConfig("gateway", []string{"--prefix", "from-flag"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.httpAddr != "0.0.0.0:9000" || cfg.timeout != 3*time.Second || cfg.maxValueBytes != 2<<20 {
+		t.Errorf("environment not applied: %+v", cfg)
+	}
+	if cfg.prefix != "from-flag" {
+		t.Errorf("prefix = %q; a flag on the command line wins over GATEWAY_PREFIX", cfg.prefix)
+	}
+	if len(cfg.headers) != 2 || cfg.headers[0] != [2]string{"source-id", "gw"} || cfg.headers[1] != [2]string{"link-name", "default"} {
+		t.Errorf("headers = %v", cfg.headers)
+	}
+	if cfg.provider != "jetstream" {
+		t.Errorf("provider = %q; want jetstream with the embedded server", cfg.provider)
+	}
+}
+
+func TestConfigDefaultsAndErrors(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := parseConfig("gateway", []string{"--nats-url", "nats://127.0.0.1:4222"}, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.provider != "none" || cfg.httpAddr != "127.0.0.1:8080" || cfg.maxValueBytes != 16<<20 {
+		t.Errorf("defaults with --nats-url: %+v", cfg)
+	}
+	for _, args := range [][]string{
+		{"--provider", "redis"},
+		{"--header", "novalue"},
+		{"--max-value-bytes", "-1"},
+		{"--max-value-bytes", "65MiB"},
+		{"--log-format", "xml"},
+		{"--nats-tls-cert", "c.pem"},
+		{"stray"},
+	} {
+		if _, err := parseConfig("gateway", args, none, io.Discard); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+	if _, err := parseConfig("gateway", nil, func(k string) string {
+		if k == "GATEWAY_TIMEOUT" {
+			return "soon"
+		}
+		return ""
+	}, io.Discard); err == nil {
+		t.Error("GATEWAY_TIMEOUT=soon accepted")
+	}
+	if _, err := parseConfig("provider", []string{"--backend", "none"}, none, io.Discard); err == nil {
+		t.Error("provider --backend none accepted")
+	}
+}

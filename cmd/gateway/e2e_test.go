@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests run the built binary the way a user does and talk to it with curl.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// gatewayBinary builds the command once per test run, or uses $GATEWAY_BIN.
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if p := os.Getenv("GATEWAY_BIN"); p != "" {
+			binPath = p
+			return
+		}
+		dir, err := os.MkdirTemp("", "gateway-e2e-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "gateway")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// syncBuffer collects a process's output while tests read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type gatewayProc struct {
+	cmd  *exec.Cmd
+	url  string // http://127.0.0.1:port, without a trailing slash
+	nats string // the embedded NATS server's client URL, if any
+	logs *syncBuffer
+	done chan error
+}
+
+// startGateway runs the binary with JSON logs on random loopback ports and waits until it
+// listens. The process is killed when the test ends if it is still running.
+func startGateway(t *testing.T, args ...string) *gatewayProc {
+	t.Helper()
+	if len(args) > 0 && args[0] == "provider" {
+		args = append([]string{"provider", "--log-format", "json"}, args[1:]...)
+	} else {
+		args = append([]string{"--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
+	}
+	cmd := exec.Command(gatewayBinary(t), args...)
+	cmd.Env = cleanEnv()
+	logs := &syncBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stderr = io.MultiWriter(logs, pw)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &gatewayProc{cmd: cmd, logs: logs, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("gateway %v logs:\n%s", args, logs.String())
+		}
+	})
+	found := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		closed := false
+		for sc.Scan() {
+			var line struct{ Msg, URL, NATS, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			switch line.Msg {
+			case "embedded NATS server ready":
+				p.nats = "nats://" + line.Addr
+			case "gateway listening":
+				p.url = strings.TrimSuffix(line.URL, "/")
+			case "provider serving":
+				if args[0] != "provider" {
+					continue
+				}
+				p.url = "provider"
+			default:
+				continue
+			}
+			if p.url != "" && !closed {
+				closed = true
+				close(found)
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case <-found:
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		t.Fatalf("gateway exited before listening: %v\n%s", err, logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gateway not listening after 60 s\n%s", logs.String())
+	}
+	return p
+}
+
+// cleanEnv keeps GATEWAY_* settings of the machine running the tests out of the gateway.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envPrefix) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// stop sends sig and waits for the process to exit.
+func (p *gatewayProc) stop(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("gateway did not exit 60 s after %v", sig)
+		return nil
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// curl runs curl with args against the gateway and returns what it answered.
+func curl(t *testing.T, args ...string) response {
+	t.Helper()
+	dir := t.TempDir()
+	body, headers := filepath.Join(dir, "body"), filepath.Join(dir, "headers")
+	all := append([]string{"-sS", "--max-time", "30", "-o", body, "-D", headers, "-w", "%{http_code}"}, args...)
+	out, err := exec.Command("curl", all...).Output()
+	if err != nil {
+		t.Fatalf("curl %s: %v", strings.Join(args, " "), err)
+	}
+	var r response
+	if _, err := fmt.Sscan(string(out), &r.status); err != nil {
+		t.Fatalf("curl %s: status %q", strings.Join(args, " "), out)
+	}
+	r.body, _ = os.ReadFile(body)
+	raw, _ := os.ReadFile(headers)
+	r.header = http.Header{}
+	for _, line := range strings.Split(string(raw), "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			r.header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	return r
+}
+
+func expectStatus(t *testing.T, what string, r response, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("%s = %d; want %d\n%s", what, r.status, want, r.body)
+	}
+}
+
+func TestBinaryEndToEnd(t *testing.T) {
+	data := t.TempDir()
+	gw := startGateway(t, "--data-dir", data, "--nats-listen", "127.0.0.1:0")
+	key := gw.url + "/buckets/e2e%20b%C3%BCcket/keys/dir%2Ffile%20%F0%9F%94%91"
+
+	binary := make([]byte, 256*1024)
+	for i := range binary {
+		binary[i] = byte(i)
+	}
+	file := filepath.Join(t.TempDir(), "value.bin")
+	if err := os.WriteFile(file, binary, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	expectStatus(t, "GET healthz", curl(t, gw.url+"/healthz"), 200)
+	expectStatus(t, "GET readyz", curl(t, gw.url+"/readyz"), 200)
+	expectStatus(t, "GET missing", curl(t, key), 404)
+	expectStatus(t, "HEAD missing", curl(t, "-I", key), 404)
+	expectStatus(t, "PUT", curl(t, "-X", "PUT", "-H", "Content-Type: image/png", "--data-binary", "@"+file, key), 204)
+
+	r := curl(t, key)
+	expectStatus(t, "GET", r, 200)
+	if !bytes.Equal(r.body, binary) {
+		t.Fatalf("GET returned %d bytes; want the %d bytes put", len(r.body), len(binary))
+	}
+	for h, want := range map[string]string{"Content-Type": "application/octet-stream", "X-Content-Type-Options": "nosniff",
+		"Content-Length": fmt.Sprint(len(binary))} {
+		if got := r.header.Get(h); got != want {
+			t.Errorf("GET %s: %q; want %q", h, got, want)
+		}
+	}
+	if !strings.Contains(r.header.Get("Content-Security-Policy"), "sandbox") {
+		t.Errorf("GET Content-Security-Policy = %q; want a sandbox", r.header.Get("Content-Security-Policy"))
+	}
+	etag := r.header.Get("ETag")
+	expectStatus(t, "GET If-None-Match", curl(t, "-H", "If-None-Match: "+etag, key), 304)
+	expectStatus(t, "HEAD", curl(t, "-I", key), 200)
+
+	list := curl(t, gw.url+"/buckets/e2e%20b%C3%BCcket/keys?limit=10")
+	expectStatus(t, "GET keys", list, 200)
+	if !strings.Contains(string(list.body), `"dir/file 🔑"`) {
+		t.Errorf("list = %s; want the key", list.body)
+	}
+
+	counter := gw.url + "/buckets/e2e/keys/hits/increment"
+	expectStatus(t, "POST increment", curl(t, "-X", "POST", counter), 200)
+	r = curl(t, "-X", "POST", "-H", "Content-Type: application/json", "-d", `{"delta": 5}`, counter)
+	expectStatus(t, "POST increment 5", r, 200)
+	if !strings.Contains(string(r.body), `"value":6`) {
+		t.Errorf("increment = %s; want value 6", r.body)
+	}
+
+	batch := gw.url + "/buckets/e2e/batch"
+	expectStatus(t, "POST batch/set", curl(t, "-X", "POST", "-H", "Content-Type: application/json",
+		"-d", `{"items":[{"key":"a","value":"aGVsbG8="},{"key":"b","value":""}]}`, batch+"/set"), 204)
+	r = curl(t, "-X", "POST", "-H", "Content-Type: application/json", "-d", `{"keys":["a","nope","b"]}`, batch+"/get?encoding=utf8")
+	expectStatus(t, "POST batch/get", r, 200)
+	var got struct {
+		Items []struct {
+			Key   string
+			Value *string
+		}
+	}
+	if err := json.Unmarshal(r.body, &got); err != nil || len(got.Items) != 3 || got.Items[0].Value == nil ||
+		*got.Items[0].Value != "hello" || got.Items[1].Value != nil || got.Items[2].Value == nil || *got.Items[2].Value != "" {
+		t.Fatalf("batch/get = %s", r.body)
+	}
+	expectStatus(t, "POST batch/delete", curl(t, "-X", "POST", "-H", "Content-Type: application/json",
+		"-d", `{"keys":["b"]}`, batch+"/delete"), 204)
+	expectStatus(t, "GET openapi.yaml", curl(t, gw.url+"/openapi.yaml"), 200)
+	expectStatus(t, "GET openapi.json", curl(t, gw.url+"/openapi.json"), 200)
+	expectStatus(t, "GET /", curl(t, gw.url+"/"), 200)
+
+	// kill -9 loses no acknowledged write.
+	if err := gw.stop(t, syscall.SIGKILL); err == nil {
+		t.Fatal("gateway exited cleanly after SIGKILL")
+	}
+	gw = startGateway(t, "--data-dir", data, "--nats-listen", "127.0.0.1:0")
+	key = gw.url + "/buckets/e2e%20b%C3%BCcket/keys/dir%2Ffile%20%F0%9F%94%91"
+	r = curl(t, key)
+	expectStatus(t, "GET after kill -9 and restart", r, 200)
+	if !bytes.Equal(r.body, binary) {
+		t.Fatalf("after restart GET returned %d bytes; want the %d bytes put before", len(r.body), len(binary))
+	}
+	r = curl(t, "-X", "POST", gw.url+"/buckets/e2e/keys/hits/increment")
+	if !strings.Contains(string(r.body), `"value":7`) {
+		t.Errorf("increment after restart = %s; want value 7", r.body)
+	}
+	expectStatus(t, "deleted key after restart", curl(t, gw.url+"/buckets/e2e/keys/b"), 404)
+	r = curl(t, gw.url+"/buckets/e2e/keys/a")
+	if string(r.body) != "hello" {
+		t.Errorf("batch-set key after restart = %q; want hello", r.body)
+	}
+
+	// SIGTERM shuts down cleanly.
+	if err := gw.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	for _, want := range []string{"shutting down", "embedded NATS server stopped"} {
+		if !strings.Contains(gw.logs.String(), want) {
+			t.Errorf("shutdown logs lack %q", want)
+		}
+	}
+}
+
+// TestSharedCluster runs the pieces apart, as at scale: one gateway embeds NATS, a standalone
+// provider and a second gateway join it with --nats-url.
+func TestSharedCluster(t *testing.T) {
+	first := startGateway(t, "--data-dir", t.TempDir(), "--nats-listen", "127.0.0.1:0")
+	startGateway(t, "provider", "--nats-url", first.nats, "--backend", "memory", "--prefix", "lattice.shared")
+	second := startGateway(t, "--nats-url", first.nats, "--prefix", "lattice.shared")
+
+	key := second.url + "/buckets/b/keys/k"
+	expectStatus(t, "PUT via second gateway", curl(t, "-X", "PUT", "--data-binary", "shared", key), 204)
+	if r := curl(t, key); string(r.body) != "shared" {
+		t.Fatalf("GET via second gateway = %q", r.body)
+	}
+	// The first gateway talks to its own embedded provider under another prefix.
+	expectStatus(t, "GET via first gateway", curl(t, first.url+"/buckets/b/keys/k"), 404)
+
+	nobody := startGateway(t, "--nats-url", first.nats, "--prefix", "lattice.nobody")
+	start := time.Now()
+	r := curl(t, nobody.url+"/buckets/b/keys/k")
+	expectStatus(t, "GET with nobody serving", r, 503)
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("503 took %v", d)
+	}
+	expectStatus(t, "readyz with nobody serving", curl(t, nobody.url+"/readyz"), 503)
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"provider", "--help"}} {
+		out, err := exec.Command(gatewayBinary(t), args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		for _, want := range []string{"--nats-url", "GATEWAY_NATS_URL", "--prefix"} {
+			if !strings.Contains(string(out), strings.TrimPrefix(want, "-")) {
+				t.Errorf("%v output lacks %q:\n%s", args, want, out)
+			}
+		}
+	}
+	out, err := exec.Command(gatewayBinary(t), "--provider", "bogus").CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--provider") {
+		t.Errorf("--provider bogus: exit %d, %s", code, out)
+	}
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}

@@ -1,0 +1,261 @@
+// Command gateway serves an HTTP/JSON API over key-value stores reached through wRPC
+// (wrpc:keyvalue@0.2.0-draft) on NATS. With no flags it runs everything it needs in one
+// process: a NATS server with JetStream, a provider storing data in ./data, and the HTTP API
+// with its browser UI on 127.0.0.1:8080.
+//
+// "gateway provider" runs the provider alone, for deployments where several gateways and
+// providers share a NATS cluster.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/handlers"
+	"github.com/wrpc-kv/gateway/keyvalue"
+	"github.com/wrpc-kv/gateway/provider"
+	"github.com/wrpc-kv/gateway/provider/jetstream"
+	"github.com/wrpc-kv/gateway/provider/memory"
+	"github.com/wrpc-kv/gateway/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args []string) int {
+	command := "gateway"
+	if len(args) > 0 && args[0] == "provider" {
+		command, args = "provider", args[1:]
+	}
+	cfg, err := parseConfig(command, args, os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", command, err)
+		return 2
+	}
+	log := newLogger(cfg)
+	if command == "provider" {
+		err = runProvider(ctx, cfg, log)
+	} else {
+		err = runGateway(ctx, cfg, log)
+	}
+	if err != nil {
+		log.Error("exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// stack runs the cleanup steps of start-up in reverse order.
+type stack []func()
+
+func (s *stack) push(f func()) { *s = append(*s, f) }
+
+// unwind has a pointer receiver so that `defer s.unwind()` sees the steps pushed after it.
+func (s *stack) unwind() {
+	for i := len(*s) - 1; i >= 0; i-- {
+		(*s)[i]()
+	}
+}
+
+func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
+	var cleanup stack
+	defer cleanup.unwind()
+
+	var ns *server.Server
+	if cfg.natsURL == "" {
+		var err error
+		if ns, err = startEmbeddedNATS(cfg, log); err != nil {
+			return err
+		}
+		cleanup.push(func() { ns.Shutdown(); ns.WaitForShutdown(); log.Info("embedded NATS server stopped") })
+	}
+	if cfg.provider != "none" {
+		stop, err := startProvider(cfg, ns, log)
+		if err != nil {
+			return err
+		}
+		cleanup.push(stop)
+	}
+
+	nc, err := connectNATS(cfg, ns, "gateway", log)
+	if err != nil {
+		return err
+	}
+	cleanup.push(func() { drain(nc, log) })
+	opts := []client.Option{client.WithPrefix(cfg.prefix), client.WithTimeout(cfg.timeout),
+		// get-many of the largest batch of the largest values is the largest result.
+		client.WithMaxResultBytes(int(min(cfg.maxValueBytes*int64(cfg.maxBatchItems)+1<<20, 1<<30)))}
+	for _, h := range cfg.headers {
+		opts = append(opts, client.WithHeader(h[0], h[1]))
+	}
+	kv, err := client.New(nc, opts...)
+	if err != nil {
+		return err
+	}
+
+	api, err := handlers.New(handlers.Options{
+		Store:          kv,
+		Ready:          readiness(nc, kv),
+		MaxValueBytes:  cfg.maxValueBytes,
+		MaxKeyBytes:    cfg.maxKeyBytes,
+		MaxBucketBytes: cfg.maxBucketLen,
+		CORSOrigins:    cfg.corsOrigins,
+		MaxBatchItems:  cfg.maxBatchItems,
+		Logger:         log,
+		UI:             web.Handler(),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("gateway listening", "url", "http://"+ln.Addr().String()+"/", "prefix", cfg.prefix,
+		"provider", cfg.provider, "nats", natsDescription(cfg, ns))
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "timeout", cfg.shutdownWait)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownWait)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("HTTP shutdown", "err", err)
+	}
+	return nil
+}
+
+func natsDescription(cfg config, ns *server.Server) string {
+	if ns != nil {
+		return "embedded " + ns.ClientURL()
+	}
+	return cfg.natsURL
+}
+
+// readiness reports whether NATS is connected and the provider answers. Any provider answer,
+// an error value included, proves that it serves; only transport failures make the gateway
+// unready.
+func readiness(nc *nats.Conn, kv *client.KeyValue) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("NATS is %s", nc.Status())
+		}
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := kv.Exists(ctx, "readyz", "readyz")
+		var other *keyvalue.OtherError
+		if err == nil || errors.Is(err, keyvalue.ErrNoSuchStore) || errors.Is(err, keyvalue.ErrAccessDenied) || errors.As(err, &other) {
+			return nil
+		}
+		return err
+	}
+}
+
+// startProvider serves the configured backend over wRPC on its own NATS connection and
+// returns the function that stops it.
+func startProvider(cfg config, ns *server.Server, log *slog.Logger) (func(), error) {
+	nc, err := connectNATS(cfg, ns, "provider", log)
+	if err != nil {
+		return nil, err
+	}
+	var store keyvalue.Store
+	switch cfg.provider {
+	case "memory":
+		store = memory.New(memory.CreateBuckets(cfg.createBuckets))
+	case "jetstream":
+		js, err := natsjs.New(nc)
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		if store, err = jetstream.New(js, jetstream.CreateBuckets(cfg.createBuckets)); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
+	p, err := provider.Serve(nc, store, provider.WithPrefix(cfg.prefix), provider.WithLogger(log),
+		provider.WithMaxParamBytes(int(cfg.maxValueBytes)+1<<20))
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	log.Info("provider serving", "backend", cfg.provider, "prefix", cfg.prefix)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			log.Warn("provider shutdown", "err", err)
+		}
+		drain(nc, log)
+	}, nil
+}
+
+func runProvider(ctx context.Context, cfg config, log *slog.Logger) error {
+	if cfg.natsURL == "" {
+		cfg.natsURL = nats.DefaultURL
+	}
+	stop, err := startProvider(cfg, nil, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down provider")
+	stop()
+	return nil
+}
+
+// drain lets the connection deliver what it has buffered, then closes it.
+func drain(nc *nats.Conn, log *slog.Logger) {
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !nc.IsClosed() {
+		log.Warn("NATS drain timed out; closing")
+		nc.Close()
+	}
+}
