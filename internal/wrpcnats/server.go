@@ -260,7 +260,7 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 		return
 	}
 	if inv != nil {
-		run, err = s.awaitParams(inv, h)
+		run, err = s.awaitParams(inv, h, len(m.Data))
 	}
 	if err != nil {
 		s.log.Debug("wrpc: params do not decode", "subject", m.Subject, "err", err)
@@ -284,10 +284,11 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 	}
 }
 
-func (s *Server) awaitParams(inv *invocation, h Handler) (Call, error) {
+// awaitParams feeds h the params as they arrive after the handshake; tried is how many bytes h
+// has already seen (the invocation's own).
+func (s *Server) awaitParams(inv *invocation, h Handler, tried int) (Call, error) {
 	timer := time.NewTimer(s.paramsTimeout)
 	defer timer.Stop()
-	tried := len(inv.buf) // h already saw the invocation's own bytes
 	for {
 		buf, eof, tooLarge := inv.snapshot()
 		if tooLarge {
