@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -251,5 +252,59 @@ func TestStaticAndCallHeaders(t *testing.T) {
 	}
 	if _, ok, _ := kv.Get(context.Background(), kvtest.Headers, "traceparent"); ok {
 		t.Error("a call without WithCallHeader carried traceparent")
+	}
+}
+
+// TestNATSRestart stops the NATS server under a client and a provider: calls fail at once
+// while it is down and work again, data intact, once it is back on the same address.
+func TestNATSRestart(t *testing.T) {
+	ns := natstest.Run(t)
+	port := ns.Addr().(*net.TCPAddr).Port
+	reconnect := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(20 * time.Millisecond)}
+	p, err := provider.Serve(natstest.Connect(t, ns, reconnect...), memory.New(), provider.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	kv, err := client.New(natstest.Connect(t, ns, reconnect...), client.WithPrefix(prefix), client.WithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := kv.Set(ctx, "b", "k", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	start := time.Now()
+	_, _, err = kv.Get(ctx, "b", "k")
+	if !errors.Is(err, client.ErrNotConnected) {
+		t.Fatalf("Get with NATS down: err = %v; want ErrNotConnected", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Get with NATS down took %v; want an answer at once, not at the deadline", d)
+	}
+
+	natstest.Run(t, natstest.Port(port))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v, ok, err := kv.Get(ctx, "b", "k")
+		if err == nil {
+			if !ok || string(v) != "kept" {
+				t.Fatalf("Get after restart = %q, %v", v, ok)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("calls still fail 20 s after NATS came back: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := kv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kv.Get(ctx, "b", "k"); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("Get after Close: err = %v; want ErrClosed", err)
 	}
 }

@@ -22,5 +22,6 @@ var (
 	ErrTimeout        = wrpcnats.ErrTimeout
 	ErrResultTooLarge = wrpcnats.ErrResultTooLarge
 	ErrProtocol       = wrpcnats.ErrProtocol
+	ErrNotConnected   = wrpcnats.ErrNotConnected
 	ErrClosed         = wrpcnats.ErrClosed
 )

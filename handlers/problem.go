@@ -29,6 +29,7 @@ var (
 	kindNoSuchRoute     = kind{"/problems/no-such-route", "No such route", http.StatusNotFound}
 	kindMethod          = kind{"/problems/method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed}
 	kindNotUTF8         = kind{"/problems/not-utf8", "Value is not UTF-8", http.StatusConflict}
+	kindNotCounter      = kind{"/problems/not-a-counter", "Not a counter", http.StatusConflict}
 	kindBodyTooLarge    = kind{"/problems/body-too-large", "Request body too large", http.StatusRequestEntityTooLarge}
 	kindURITooLong      = kind{"/problems/uri-too-long", "Path parameter too long", http.StatusRequestURITooLong}
 	kindMediaType       = kind{"/problems/unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType}
@@ -102,6 +103,8 @@ func problemFor(err error, in *input) *problem {
 		p = newProblem(kindResultTooLarge, "the provider's answer exceeds the size the gateway accepts")
 	case errors.Is(err, client.ErrProtocol):
 		p = newProblem(kindProtocol, "the provider's answer broke the wRPC protocol")
+	case errors.Is(err, client.ErrNotConnected):
+		p = newProblem(kindUnavailable, "the gateway is not connected to NATS; it reconnects by itself")
 	case errors.Is(err, client.ErrClosed):
 		p = newProblem(kindUnavailable, "the gateway is shutting down")
 	case errors.Is(err, context.Canceled):

@@ -23,6 +23,11 @@ func MaxPayload(n int32) Option {
 	return func(o *server.Options) { o.MaxPayload = n }
 }
 
+// Port sets the client port, for a server that restarts where clients find it again.
+func Port(port int) Option {
+	return func(o *server.Options) { o.Port = port }
+}
+
 // Run starts a server on 127.0.0.1 and a random port.
 func Run(t testing.TB, opts ...Option) *server.Server {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,6 +40,7 @@ type Client struct {
 	header           nats.Header
 	maxResult        int
 	handshakeTimeout time.Duration
+	closed           atomic.Bool
 }
 
 // A ClientOption configures a Client.
@@ -105,7 +107,12 @@ func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 }
 
 // Close unsubscribes the client's inbox; calls in flight fail.
-func (c *Client) Close() error { return c.mux.close() }
+func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	return c.mux.close()
+}
 
 // call is the state of one invocation, fed by the mux.
 type call struct {
@@ -154,6 +161,12 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 	if err := ctx.Err(); err != nil {
 		return ctxError(err, "before invoking")
 	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if !c.nc.IsConnected() {
+		return fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
+	}
 	cl := &call{stream: newStream(nil, c.maxResult)}
 	token, reply := c.mux.register(cl)
 	defer c.mux.unregister(token)
@@ -164,6 +177,9 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 	first := min(len(params), max(0, maxPayload-len(subject)-len(reply)-headerBlockSize(hdr)))
 	msg := &nats.Msg{Subject: subject, Reply: reply, Header: hdr, Data: params[:first]}
 	if err := c.nc.PublishMsg(msg); err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) {
+			return fmt.Errorf("%w: %w", ErrNotConnected, err)
+		}
 		return fmt.Errorf("wrpc: publish invocation to %s: %w", subject, err)
 	}
 
@@ -184,7 +200,10 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 
 	decoded := 0
 	for {
-		buf, eof, tooLarge := cl.snapshot()
+		buf, eof, tooLarge, failed := cl.snapshot()
+		if failed != nil {
+			return failed
+		}
 		if tooLarge {
 			return fmt.Errorf("%w: more than %d bytes", ErrResultTooLarge, c.maxResult)
 		}
@@ -222,8 +241,11 @@ func (c *Client) awaitHandshake(ctx context.Context, cl *call) (string, error) {
 	}
 	for {
 		cl.mu.Lock()
-		hs, reply, status, desc := cl.hs, cl.hsReply, cl.hsStatus, cl.hsDesc
+		hs, reply, status, desc, failed := cl.hs, cl.hsReply, cl.hsStatus, cl.hsDesc, cl.failed
 		cl.mu.Unlock()
+		if failed != nil {
+			return "", failed
+		}
 		if hs {
 			switch {
 			case status == "503":

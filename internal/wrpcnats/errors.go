@@ -19,6 +19,9 @@ var (
 	// ErrProtocol means the peer broke the protocol: a handshake without a reply subject, or
 	// result bytes that do not decode.
 	ErrProtocol = errors.New("wrpc: protocol violation")
+	// ErrNotConnected means the NATS connection is down (reconnecting, or closed): the call
+	// was not sent. It is returned at once rather than after the call's deadline.
+	ErrNotConnected = errors.New("wrpc: not connected to NATS")
 	// ErrClosed means the client was closed.
 	ErrClosed = errors.New("wrpc: client closed")
 )

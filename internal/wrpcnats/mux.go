@@ -1,6 +1,8 @@
 package wrpcnats
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -10,16 +12,20 @@ import (
 
 // A receiver gets the messages published to one token's subjects: suffix is "" for the token
 // subject itself and the rest of the subject otherwise (e.g. "results", "params").
-// receive runs on the mux's delivery goroutine and must not block.
+// receive runs on the mux's delivery goroutine and must not block. fail is called when the
+// connection drops: what the peer sends meanwhile is lost, so the exchange cannot complete.
 type receiver interface {
 	receive(suffix string, m *nats.Msg)
+	fail(err error)
 }
 
 // mux routes messages from one wildcard inbox subscription (<inbox>.>) to the receivers
 // registered under <inbox>.<token>. It replaces a subscription per call.
 type mux struct {
-	inbox string // "<inbox prefix>.<nuid>", ends without a dot
-	sub   *nats.Subscription
+	inbox  string // "<inbox prefix>.<nuid>", ends without a dot
+	sub    *nats.Subscription
+	nc     *nats.Conn
+	status chan nats.Status
 
 	mu     sync.RWMutex
 	routes map[string]receiver
@@ -39,7 +45,23 @@ func newMux(nc *nats.Conn) (*mux, error) {
 		return nil, err
 	}
 	m.sub = sub
+	m.nc = nc
+	m.status = nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	go m.failOnDisconnect()
 	return m, nil
+}
+
+// failOnDisconnect fails every exchange in flight when the connection drops, at once instead
+// of at their deadlines. It ends when the mux closes its status channel.
+func (m *mux) failOnDisconnect() {
+	for st := range m.status {
+		err := fmt.Errorf("%w: connection %s", ErrNotConnected, st)
+		m.mu.RLock()
+		for _, r := range m.routes {
+			r.fail(err)
+		}
+		m.mu.RUnlock()
+	}
 }
 
 // subject returns the subject of a token without registering it. Messages to an
@@ -74,7 +96,14 @@ func (m *mux) dispatch(msg *nats.Msg) {
 	}
 }
 
-func (m *mux) close() error { return m.sub.Unsubscribe() }
+func (m *mux) close() error {
+	m.nc.RemoveStatusListener(m.status)
+	err := m.sub.Unsubscribe()
+	if errors.Is(err, nats.ErrConnectionClosed) {
+		err = nil // the subscription went with the connection
+	}
+	return err
+}
 
 // stream collects the payloads of one direction of a call (params or results) until the empty
 // end-of-stream message. It holds at most limit bytes; beyond that it marks itself too large
@@ -85,6 +114,7 @@ type stream struct {
 	buf      []byte
 	eof      bool
 	tooLarge bool
+	failed   error
 	limit    int
 }
 
@@ -117,10 +147,19 @@ func (s *stream) wake() {
 	}
 }
 
+func (s *stream) fail(err error) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
 // snapshot returns what has arrived so far. The returned slice stays valid: later payloads
 // are appended past its length.
-func (s *stream) snapshot() (buf []byte, eof, tooLarge bool) {
+func (s *stream) snapshot() (buf []byte, eof, tooLarge bool, failed error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.buf, s.eof, s.tooLarge
+	return s.buf, s.eof, s.tooLarge, s.failed
 }

@@ -290,7 +290,10 @@ func (s *Server) awaitParams(inv *invocation, h Handler, tried int) (Call, error
 	timer := time.NewTimer(s.paramsTimeout)
 	defer timer.Stop()
 	for {
-		buf, eof, tooLarge := inv.snapshot()
+		buf, eof, tooLarge, failed := inv.snapshot()
+		if failed != nil {
+			return nil, failed
+		}
 		if tooLarge {
 			return nil, fmt.Errorf("params exceed %d bytes", s.maxParams)
 		}

@@ -428,3 +428,33 @@ func TestQueueGroupAnswersOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCallFailsWhenConnectionDrops: a call waiting on a peer fails as soon as the client's
+// connection drops, not at its deadline; its replies would be lost anyway.
+func TestCallFailsWhenConnectionDrops(t *testing.T) {
+	ns := runNATS(t, 0)
+	rawPeer(t, ns, func(*nats.Conn, *nats.Msg) {}) // never answers
+	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	c, err := NewClient(nc, WithPrefix(testPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	time.AfterFunc(100*time.Millisecond, ns.Shutdown)
+	start := time.Now()
+	_, err = callEcho(ctx, c, "echo", []byte("x"))
+	if !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("err = %v; want ErrNotConnected", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("call failed after %v; want soon after the drop, not at the 10 s deadline", d)
+	}
+	if _, err := callEcho(ctx, c, "echo", []byte("x")); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("call while reconnecting: err = %v; want ErrNotConnected", err)
+	}
+}
