@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wrpc-kv/gateway/internal/natstest"
 )
 
 // The end-to-end tests run the built binary the way a user does and talk to it with curl.
@@ -142,11 +144,13 @@ func startGateway(t *testing.T, args ...string) *gatewayProc {
 	return p
 }
 
-// cleanEnv keeps GATEWAY_* settings of the machine running the tests out of the gateway.
+// cleanEnv keeps GATEWAY_* settings of the machine running the tests out of the gateway,
+// except the credentials a test sets itself.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envPrefix) {
+		if !strings.HasPrefix(kv, envPrefix) || strings.HasPrefix(kv, envPrefix+"NATS_USER=") ||
+			strings.HasPrefix(kv, envPrefix+"NATS_PASSWORD=") {
 			env = append(env, kv)
 		}
 	}
@@ -366,4 +370,98 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// TestBinaryLimitsAndConcurrency: the largest value round-trips through the embedded
+// JetStream provider and one byte more is refused; concurrent increments lose nothing.
+func TestBinaryLimitsAndConcurrency(t *testing.T) {
+	gw := startGateway(t, "--data-dir", t.TempDir(), "--nats-listen", "127.0.0.1:0")
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte{0x00, 0xff, 0x7f}, (16<<20)/3+1)[:16<<20]
+	file := filepath.Join(dir, "16MiB")
+	if err := os.WriteFile(file, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := gw.url + "/buckets/big/keys/v"
+	expectStatus(t, "PUT 16 MiB", curl(t, "-X", "PUT", "--data-binary", "@"+file, key), 204)
+	r := curl(t, key)
+	if r.status != 200 || !bytes.Equal(r.body, big) {
+		t.Fatalf("GET 16 MiB = %d, %d bytes; want the same 16 MiB", r.status, len(r.body))
+	}
+	if err := os.WriteFile(file, append(big, 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = curl(t, "-X", "PUT", "--data-binary", "@"+file, key)
+	expectStatus(t, "PUT 16 MiB + 1", r, 413)
+	if !strings.Contains(string(r.body), "16777216") {
+		t.Errorf("413 body does not state the limit: %s", r.body)
+	}
+
+	const workers, each = 20, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				resp, err := http.Post(gw.url+"/buckets/c/keys/n/increment", "application/json", strings.NewReader(`{"delta":3}`))
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("increment = %d", resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if r := curl(t, gw.url+"/buckets/c/keys/n"); string(r.body) != fmt.Sprint(workers*each*3) {
+		t.Fatalf("counter after %d concurrent increments of 3 = %q; want %d", workers*each, r.body, workers*each*3)
+	}
+}
+
+// TestExternalNATSCredentials joins NATS servers that require a token or a user and password,
+// given by flag or by environment variable; wrong credentials stop the gateway with an error.
+func TestExternalNATSCredentials(t *testing.T) {
+	tokenNATS := natstest.Run(t, natstest.Token("s3cret"))
+	gw := startGateway(t, "--nats-url", tokenNATS.ClientURL(), "--nats-token", "s3cret", "--provider", "memory")
+	expectStatus(t, "PUT with token auth", curl(t, "-X", "PUT", "--data-binary", "x", gw.url+"/buckets/b/keys/k"), 204)
+
+	userNATS := natstest.Run(t, natstest.UserPassword("gw", "pa55"))
+	t.Setenv("GATEWAY_NATS_USER", "gw")
+	t.Setenv("GATEWAY_NATS_PASSWORD", "pa55")
+	gw = startGateway(t, "--nats-url", userNATS.ClientURL(), "--provider", "memory")
+	expectStatus(t, "readyz with user/password from the environment", curl(t, gw.url+"/readyz"), 200)
+
+	cmd := exec.Command(gatewayBinary(t), "--http-addr", "127.0.0.1:0", "--nats-url", tokenNATS.ClientURL(), "--nats-token", "wrong")
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(strings.ToLower(string(out)), "authorization") {
+		t.Fatalf("wrong token: exit %d\n%s", exitCode(err), out)
+	}
+}
+
+// TestExternalNATSTLS joins a NATS server that requires TLS, trusting its CA by --nats-tls-ca.
+func TestExternalNATSTLS(t *testing.T) {
+	tlsOpt, caFile := natstest.TLS(t, t.TempDir())
+	ns := natstest.Run(t, tlsOpt)
+	url := "tls://" + ns.Addr().String()
+	gw := startGateway(t, "--nats-url", url, "--nats-tls-ca", caFile, "--provider", "memory")
+	expectStatus(t, "PUT over NATS with TLS", curl(t, "-X", "PUT", "--data-binary", "x", gw.url+"/buckets/b/keys/k"), 204)
+
+	cmd := exec.Command(gatewayBinary(t), "--http-addr", "127.0.0.1:0", "--nats-url", url)
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(string(out), "certificate") {
+		t.Fatalf("TLS without the CA: exit %d\n%s", exitCode(err), out)
+	}
 }

@@ -92,18 +92,18 @@ func connectNATS(cfg config, ns *server.Server, name string, log *slog.Logger) (
 	if cfg.natsToken != "" {
 		opts = append(opts, nats.Token(cfg.natsToken))
 	}
+	if cfg.natsTLSCA != "" || cfg.natsTLSCert != "" {
+		// Secure replaces the TLS configuration, so it goes before the options that add to it.
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
 	if cfg.natsTLSCA != "" {
 		opts = append(opts, nats.RootCAs(cfg.natsTLSCA))
 	}
 	if cfg.natsTLSCert != "" {
 		opts = append(opts, nats.ClientCert(cfg.natsTLSCert, cfg.natsTLSKey))
 	}
-	if cfg.natsTLSCA != "" || cfg.natsTLSCert != "" {
-		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
-	}
-	// Keep trying while the first connection fails, as later ones do: a gateway started
-	// before its NATS cluster comes up once the cluster does.
-	opts = append(opts, nats.RetryOnFailedConnect(true))
+	// The first connection must succeed: a wrong address or credentials stop the gateway with
+	// a clear error instead of retrying in silence. Later drops reconnect for ever.
 	nc, err := nats.Connect(cfg.natsURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %s: %w", cfg.natsURL, err)
