@@ -338,8 +338,10 @@ func TestSharedCluster(t *testing.T) {
 	if r.header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("503 took %v", d)
+	d := time.Since(start)
+	t.Logf("503 no-responders answered in %v (curl process included)", d)
+	if d > time.Second {
+		t.Errorf("503 took %v; the contract is within a second", d)
 	}
 	expectStatus(t, "readyz with nobody serving", curl(t, nobody.url+"/readyz"), 503)
 }
