@@ -140,22 +140,6 @@ func TestIncrementAndBatch(t *testing.T) {
 	}
 }
 
-// calls runs every function of the world once on bucket.
-func calls(kv *client.KeyValue, bucket string) map[string]error {
-	ctx := context.Background()
-	out := map[string]error{}
-	_, _, out["get"] = kv.Get(ctx, bucket, "k")
-	out["set"] = kv.Set(ctx, bucket, "k", []byte("v"))
-	out["delete"] = kv.Delete(ctx, bucket, "k")
-	_, out["exists"] = kv.Exists(ctx, bucket, "k")
-	_, out["list-keys"] = kv.ListKeys(ctx, bucket, nil)
-	_, out["increment"] = kv.Increment(ctx, bucket, "k", 1)
-	_, out["get-many"] = kv.GetMany(ctx, bucket, []string{"k"})
-	out["set-many"] = kv.SetMany(ctx, bucket, []keyvalue.KeyValue{{Key: "k", Value: []byte("v")}})
-	out["delete-many"] = kv.DeleteMany(ctx, bucket, []string{"k"})
-	return out
-}
-
 func TestProviderErrors(t *testing.T) {
 	kv, _ := setup(t)
 	for _, tt := range []struct {
@@ -172,7 +156,7 @@ func TestProviderErrors(t *testing.T) {
 			return errors.Is(err, client.ErrRemoteFailure) && !errors.Is(err, client.ErrNoSuchStore)
 		}},
 	} {
-		for fn, err := range calls(kv, tt.bucket) {
+		for fn, err := range kvtest.CallAll(kv, tt.bucket) {
 			if !tt.check(err) {
 				t.Errorf("%s on bucket %q: err = %v", fn, tt.bucket, err)
 			}
@@ -190,7 +174,7 @@ func TestNoRespondersAndTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	for fn, err := range calls(kv, "b") {
+	for fn, err := range kvtest.CallAll(kv, "b") {
 		if !errors.Is(err, client.ErrNoResponders) {
 			t.Errorf("%s: err = %v; want ErrNoResponders", fn, err)
 		}

@@ -151,7 +151,7 @@ func TestGoClientRustProvider(t *testing.T) {
 			kvtest.Fail: func(err error) bool { return errors.Is(err, client.ErrRemoteFailure) },
 		}
 		for bucket, check := range checks {
-			for fn, err := range allFunctions(kv, bucket) {
+			for fn, err := range kvtest.CallAll(kv, bucket) {
 				if !check(err) {
 					t.Errorf("%s on bucket %q: err = %v", fn, bucket, err)
 				}
@@ -190,21 +190,6 @@ func TestGoClientRustProvider(t *testing.T) {
 			t.Errorf("a call nobody serves failed after %v (median of 5); want within 100 ms", took[2])
 		}
 	})
-}
-
-func allFunctions(kv *client.KeyValue, bucket string) map[string]error {
-	ctx := context.Background()
-	out := map[string]error{}
-	_, _, out["get"] = kv.Get(ctx, bucket, "k")
-	out["set"] = kv.Set(ctx, bucket, "k", []byte("v"))
-	out["delete"] = kv.Delete(ctx, bucket, "k")
-	_, out["exists"] = kv.Exists(ctx, bucket, "k")
-	_, out["list-keys"] = kv.ListKeys(ctx, bucket, nil)
-	_, out["increment"] = kv.Increment(ctx, bucket, "k", 1)
-	_, out["get-many"] = kv.GetMany(ctx, bucket, []string{"k"})
-	out["set-many"] = kv.SetMany(ctx, bucket, []keyvalue.KeyValue{{Key: "k", Value: []byte("v")}})
-	out["delete-many"] = kv.DeleteMany(ctx, bucket, []string{"k"})
-	return out
 }
 
 // TestRustClientGoProvider calls every function of our provider with the Rust client.

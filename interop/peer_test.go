@@ -60,18 +60,20 @@ func rustPeer(t *testing.T) string {
 	return peerPath
 }
 
-// serveRust starts `rustpeer serve` and waits for it to subscribe.
-func serveRust(t *testing.T, natsURL, prefix string) {
+// startPeer runs `rustpeer <mode>` against natsURL and prefix. The process ends with the
+// test: stdin is closed, which both modes take as the signal to exit, and it is killed if it
+// has not exited 5 s later.
+func startPeer(t *testing.T, mode, natsURL, prefix string) (stdin io.WriteCloser, stdout io.Reader, stderr *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, rustPeer(t), "serve", "--nats", natsURL, "--prefix", prefix)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd := exec.CommandContext(ctx, rustPeer(t), mode, "--nats", natsURL, "--prefix", prefix)
+	stderr = &bytes.Buffer{}
+	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	stdout, err = cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +92,16 @@ func serveRust(t *testing.T, natsURL, prefix string) {
 		}
 		cancel()
 		if t.Failed() {
-			t.Logf("rustpeer serve stderr:\n%s", stderr.String())
+			t.Logf("rustpeer %s stderr:\n%s", mode, stderr.String())
 		}
 	})
+	return stdin, stdout, stderr
+}
+
+// serveRust starts `rustpeer serve` and waits for it to subscribe.
+func serveRust(t *testing.T, natsURL, prefix string) {
+	t.Helper()
+	_, stdout, stderr := startPeer(t, "serve", natsURL, prefix)
 	ready := make(chan error, 1)
 	go func() {
 		line, err := bufio.NewReader(stdout).ReadString('\n')
@@ -122,36 +131,7 @@ type rustCaller struct {
 
 func callRust(t *testing.T, natsURL, prefix string) *rustCaller {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, rustPeer(t), "call", "--nats", natsURL, "--prefix", prefix)
-	stderr := &bytes.Buffer{}
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cancel()
-			<-done
-		}
-		cancel()
-		if t.Failed() {
-			t.Logf("rustpeer call stderr:\n%s", stderr.String())
-		}
-	})
+	stdin, stdout, stderr := startPeer(t, "call", natsURL, prefix)
 	return &rustCaller{t: t, stdin: stdin, out: bufio.NewReaderSize(stdout, 1<<20), stderr: stderr}
 }
 

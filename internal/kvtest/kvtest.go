@@ -108,3 +108,20 @@ func (a answering) DeleteMany(ctx context.Context, b string, ks []string) error 
 	}
 	return a.Store.DeleteMany(ctx, b, ks)
 }
+
+// CallAll calls every function of the world once on bucket and returns each one's error, by
+// WIT function name.
+func CallAll(s keyvalue.Store, bucket string) map[string]error {
+	ctx := context.Background()
+	out := map[string]error{}
+	_, _, out["get"] = s.Get(ctx, bucket, "k")
+	out["set"] = s.Set(ctx, bucket, "k", []byte("v"))
+	out["delete"] = s.Delete(ctx, bucket, "k")
+	_, out["exists"] = s.Exists(ctx, bucket, "k")
+	_, out["list-keys"] = s.ListKeys(ctx, bucket, nil)
+	_, out["increment"] = s.Increment(ctx, bucket, "k", 1)
+	_, out["get-many"] = s.GetMany(ctx, bucket, []string{"k"})
+	out["set-many"] = s.SetMany(ctx, bucket, []keyvalue.KeyValue{{Key: "k", Value: []byte("v")}})
+	out["delete-many"] = s.DeleteMany(ctx, bucket, []string{"k"})
+	return out
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -50,23 +49,23 @@ func (s *Store) Increment(ctx context.Context, bucket, key string, delta uint64)
 func (s *Store) increment(ctx context.Context, h *handle, k string, delta uint64) (uint64, error) {
 	backoff := minBackoff
 	for {
-		var cur, rev uint64
+		var current []byte
+		var rev uint64
 		e, err := h.kv.Get(ctx, k)
 		switch {
 		case errors.Is(err, natsjs.ErrKeyNotFound):
 		case err != nil:
 			return 0, err
 		default:
-			if cur, err = parseCounter(e.Value()); err != nil {
-				return 0, err
+			current, rev = e.Value(), e.Revision()
+			if current == nil {
+				current = []byte{}
 			}
-			rev = e.Revision()
 		}
-		sum := cur + delta
-		if sum < cur {
-			return 0, &keyvalue.OtherError{Message: "increment overflows the unsigned 64-bit counter"}
+		sum, v, err := keyvalue.AddToCounter(current, delta)
+		if err != nil {
+			return 0, err
 		}
-		v := strconv.AppendUint(nil, sum, 10)
 		if rev == 0 {
 			_, err = h.kv.Create(ctx, k, v)
 		} else {
@@ -89,26 +88,6 @@ func (s *Store) increment(ctx context.Context, h *handle, k string, delta uint64
 		backoff = min(2*backoff, maxBackoff)
 	}
 }
-
-// parseCounter reads a counter stored as decimal ASCII text (digits only). Anything else
-// answers *keyvalue.OtherError.
-func parseCounter(v []byte) (uint64, error) {
-	if len(v) == 0 || len(v) > 20 {
-		return 0, errNotCounter
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, errNotCounter
-		}
-	}
-	n, err := strconv.ParseUint(string(v), 10, 64)
-	if err != nil {
-		return 0, errNotCounter
-	}
-	return n, nil
-}
-
-var errNotCounter = &keyvalue.OtherError{Message: "value is not an unsigned decimal integer"}
 
 // keyLocks hands out one lock per name, held while a goroutine increments that key; locks are
 // created on demand and dropped when nobody holds or waits for them.

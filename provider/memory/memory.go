@@ -6,7 +6,6 @@ package memory
 import (
 	"context"
 	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -202,39 +201,20 @@ func (s *Store) Increment(ctx context.Context, bucket, key string, delta uint64)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var cur uint64
+	var current []byte
 	if e, ok := b.entries[key]; ok {
-		if cur, err = parseCounter(e.value); err != nil {
-			return 0, err
+		current = e.value
+		if current == nil {
+			current = []byte{}
 		}
 	}
-	next := cur + delta
-	if next < cur {
-		return 0, &keyvalue.OtherError{Message: "increment overflows the unsigned 64-bit counter"}
+	next, stored, err := keyvalue.AddToCounter(current, delta)
+	if err != nil {
+		return 0, err
 	}
-	b.set(key, strconv.AppendUint(nil, next, 10))
+	b.set(key, stored)
 	return next, nil
 }
-
-// parseCounter reads a counter stored as decimal ASCII text (digits only, as Redis-backed
-// providers store them). Anything else answers *keyvalue.OtherError.
-func parseCounter(v []byte) (uint64, error) {
-	if len(v) == 0 || len(v) > 20 {
-		return 0, errNotCounter
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, errNotCounter
-		}
-	}
-	n, err := strconv.ParseUint(string(v), 10, 64)
-	if err != nil {
-		return 0, errNotCounter
-	}
-	return n, nil
-}
-
-var errNotCounter = &keyvalue.OtherError{Message: "value is not an unsigned decimal integer"}
 
 // GetMany returns one element per key in request order, nil where a key is absent. The values
 // are read under one lock, so they are a consistent snapshot.
