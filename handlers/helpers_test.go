@@ -184,6 +184,9 @@ func (g *gw) validate(r *http.Request, res *resp) error {
 	}
 	op := item.GetOperation(r.Method)
 	method := r.Method
+	if op == nil && r.Method == http.MethodOptions {
+		return checkOptions(item, res)
+	}
 	if op == nil {
 		if res.status != http.StatusMethodNotAllowed {
 			return fmt.Errorf("the spec has no %s %s; status %d, want 405", r.Method, path, res.status)
@@ -242,6 +245,28 @@ func (g *gw) validate(r *http.Request, res *resp) error {
 	}
 	if res.status >= 400 {
 		return fmt.Errorf("error status %d documented without x-problem-types", res.status)
+	}
+	return nil
+}
+
+// checkOptions checks an answer to OPTIONS, which the spec describes in prose, not as an
+// operation: 204, no body, and Allow naming exactly the path's operations and OPTIONS.
+func checkOptions(item *openapi3.PathItem, res *resp) error {
+	if res.status != http.StatusNoContent || len(res.body) != 0 {
+		return fmt.Errorf("OPTIONS answered %d with %d bytes; want 204 and no body", res.status, len(res.body))
+	}
+	want := []string{http.MethodOptions}
+	for method := range item.Operations() {
+		want = append(want, method)
+	}
+	var got []string
+	for m := range strings.SplitSeq(res.header.Get("Allow"), ",") {
+		got = append(got, strings.TrimSpace(m))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("OPTIONS: Allow %q; the spec's methods and OPTIONS are %v", res.header.Get("Allow"), want)
 	}
 	return nil
 }
