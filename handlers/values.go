@@ -4,10 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
 // valueCSP keeps stored bytes from ever running as active content on the gateway's origin.
@@ -128,6 +131,12 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request, in *input) e
 		}
 	}
 	n, err := h.store.Increment(r.Context(), in.bucket, in.key, delta)
+	var other *keyvalue.OtherError
+	if errors.As(err, &other) {
+		if p := h.counterConflict(r, in, delta, other); p != nil {
+			return p
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -139,6 +148,31 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request, in *input) e
 	b = append(b, "\"}\n"...)
 	writeJSON(w, http.StatusOK, b)
 	return nil
+}
+
+// counterConflict tells a refused increment that the request itself caused from a provider
+// failure. The interface has no error case for it, so providers answer other(message) both
+// when the stored value is not a counter and when they fail; only the second is the
+// provider's fault (502). One read settles it: when the stored value is not a counter
+// (keyvalue.AddToCounter's rule, that of Redis-backed providers and of the embedded ones) or
+// cannot take delta, the request conflicts with it (409). It returns nil when the value is
+// absent, could take delta or cannot be read: then the provider's answer stands.
+func (h *handler) counterConflict(r *http.Request, in *input, delta uint64, other *keyvalue.OtherError) *problem {
+	v, ok, err := h.store.Get(r.Context(), in.bucket, in.key)
+	if err != nil || !ok {
+		return nil
+	}
+	_, _, err = keyvalue.AddToCounter(v, delta)
+	var why *keyvalue.OtherError
+	if !errors.As(err, &why) {
+		return nil
+	}
+	p := newProblem(kindNotCounter, "the value of key %q cannot be incremented by %d: %s", in.key, delta, why.Message)
+	if other.Message != why.Message {
+		p.detail += "; the provider said: " + other.Message
+	}
+	p.cause = other
+	return p
 }
 
 // writeJSON writes a complete JSON body.

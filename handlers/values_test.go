@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wrpc-kv/gateway/keyvalue"
+	"github.com/wrpc-kv/gateway/provider/memory"
 )
 
 // Keys with every character that breaks routing elsewhere round-trip through every route.
@@ -248,7 +252,7 @@ func TestIncrement(t *testing.T) {
 		{"c", `{"delta":3}`, "application/json", 200, "5"},
 		{"c", `{"delta":0}`, "application/json; charset=utf-8", 200, "5"},
 		{"big", `{"delta":18446744073709551615}`, "application/json", 200, "18446744073709551615"},
-		{"big", "", "", 502, "overflow"},
+		{"big", "", "", 409, "overflows"},
 		{"js", `{"delta":9007199254740993}`, "application/json", 200, "9007199254740993"},
 		{"n", `{"delta":18446744073709551616}`, "application/json", 400, "/delta"},
 		{"n", `{"delta":-1}`, "application/json", 400, "/delta"},
@@ -289,7 +293,7 @@ func TestIncrement(t *testing.T) {
 		t.Errorf("increment above 2^53 = %s", res.body)
 	}
 	g.put(t, "/buckets/b/keys/text", []byte("abc"))
-	wantProblem(t, "POST", "increment of text", inc("text", "", ""), http.StatusBadGateway, "/problems/provider-error", "not an unsigned")
+	wantProblem(t, "POST", "increment of text", inc("text", "", ""), http.StatusConflict, "/problems/not-a-counter", "not an unsigned")
 }
 
 // helpers
@@ -315,4 +319,45 @@ func count(list []string, s string) int {
 		}
 	}
 	return n
+}
+
+// refusingStore answers every increment with the provider error other(message).
+type refusingStore struct {
+	keyvalue.Store
+}
+
+func (refusingStore) Increment(context.Context, string, string, uint64) (uint64, error) {
+	return 0, &keyvalue.OtherError{Message: "disk full"}
+}
+
+// A provider's refusal of an increment is the request's fault (409) only when the stored value
+// shows it: not a counter, or no room for delta. Otherwise it stays the provider's (502).
+func TestIncrementRefused(t *testing.T) {
+	s := memory.New()
+	g := newGW(t, Options{Store: refusingStore{s}})
+	inc := func(key, body string) *resp {
+		return g.postJSON(t, "/buckets/b/keys/"+key+"/increment", body)
+	}
+	g.put(t, "/buckets/b/keys/text", []byte("12a"))
+	g.put(t, "/buckets/b/keys/padded", []byte(" 12"))
+	g.put(t, "/buckets/b/keys/max", []byte("18446744073709551615"))
+	g.put(t, "/buckets/b/keys/past", []byte("18446744073709551616"))
+	g.put(t, "/buckets/b/keys/small", []byte("7"))
+	tests := []struct {
+		key, body string
+		status    int
+		typ, want string
+	}{
+		{"text", "", 409, "/problems/not-a-counter", "not an unsigned decimal integer; the provider said: disk full"},
+		{"padded", "", 409, "/problems/not-a-counter", "not an unsigned decimal integer"},
+		{"past", "", 409, "/problems/not-a-counter", "not an unsigned decimal integer"},
+		{"max", "", 409, "/problems/not-a-counter", "overflows"},
+		{"max", `{"delta":0}`, 502, "/problems/provider-error", "disk full"},
+		{"small", `{"delta":18446744073709551609}`, 409, "/problems/not-a-counter", "overflows"},
+		{"small", `{"delta":18446744073709551608}`, 502, "/problems/provider-error", "disk full"},
+		{"absent", "", 502, "/problems/provider-error", "disk full"},
+	}
+	for _, tt := range tests {
+		wantProblem(t, "POST", tt.key+" "+tt.body, inc(tt.key, tt.body), tt.status, tt.typ, tt.want)
+	}
 }
