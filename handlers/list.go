@@ -93,9 +93,8 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, in *input) er
 	if !utf8.ValidString(prefix) {
 		return newProblem(kindValidation, "query parameter \"prefix\": not valid UTF-8")
 	}
-	if len(prefix) > h.opts.MaxKeyBytes {
-		return newProblem(kindValidation, "query parameter \"prefix\": %d bytes long; the limit is %d bytes", len(prefix), h.opts.MaxKeyBytes)
-	}
+	// prefix is only compared with keys here, never sent on: its length is bounded by the
+	// schema's maxLength in characters alone, so every prefix the schema allows is served.
 
 	keys := make([]string, 0, min(limit, 128))
 	var next *listCursor
