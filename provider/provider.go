@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 
 	"github.com/nats-io/nats.go"
 
@@ -20,7 +21,8 @@ type Provider struct {
 }
 
 type config struct {
-	rpc []wrpcnats.ServerOption
+	rpc        []wrpcnats.ServerOption
+	interfaces []string
 }
 
 // An Option configures a Provider.
@@ -47,6 +49,13 @@ func WithMaxParamBytes(n int) Option {
 	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.MaxParamBytes(n)) }
 }
 
+// WithInterfaces limits the provider to some of the world's interfaces, named by instance
+// (keyvalue.StoreInstance, AtomicsInstance, BatchInstance), as providers that export only the
+// world's "server" part (store and atomics) do. By default it serves all three.
+func WithInterfaces(instances ...string) Option {
+	return func(c *config) { c.interfaces = instances }
+}
+
 // WithLogger sets the logger for failed calls.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.Logger(l)) }
@@ -69,6 +78,9 @@ func Serve(nc *nats.Conn, store keyvalue.Store, opts ...Option) (*Provider, erro
 	}
 	p := &Provider{srv: srv}
 	for _, f := range functions(store) {
+		if cfg.interfaces != nil && !slices.Contains(cfg.interfaces, f.instance) {
+			continue
+		}
 		if err := srv.Handle(f.instance, f.name, f.handler); err != nil {
 			_ = srv.Close(context.Background())
 			return nil, err
