@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/keyvalue"
+	"github.com/wrpc-kv/gateway/provider"
 	"github.com/wrpc-kv/gateway/provider/memory"
 )
 
@@ -179,13 +180,12 @@ func (s *noBatch) enter() func() {
 	return func() { s.inFlight.Add(-1) }
 }
 
-var errNoBatch = fmt.Errorf("invoke %s.get-many: %w", keyvalue.BatchInstance, client.ErrNoResponders)
-
-func (s *noBatch) GetMany(context.Context, string, []string) ([]*keyvalue.KeyValue, error) {
-	return nil, errNoBatch
+// providerOptions leaves the batch interface unserved, so NATS answers its calls with no
+// responders, as for a provider that exports only store and atomics.
+func (s *noBatch) providerOptions() []provider.Option {
+	return []provider.Option{provider.WithInterfaces(keyvalue.StoreInstance, keyvalue.AtomicsInstance)}
 }
-func (s *noBatch) SetMany(context.Context, string, []keyvalue.KeyValue) error { return errNoBatch }
-func (s *noBatch) DeleteMany(context.Context, string, []string) error         { return errNoBatch }
+
 func (s *noBatch) Get(ctx context.Context, b, k string) ([]byte, bool, error) {
 	defer s.enter()()
 	return s.Store.Get(ctx, b, k)
@@ -235,7 +235,7 @@ func TestBatchFallbackErrors(t *testing.T) {
 	g := newGW(t, Options{Store: s})
 	res := g.postJSON(t, "/buckets/nope/batch/get", `{"keys":["a","b"]}`)
 	wantProblem(t, "POST", "batch/get (fallback, no store)", res, 404, "/problems/no-such-store", `"nope"`)
-	g = newGW(t, Options{Store: errStore{err: client.ErrNoResponders}})
+	g = newGW(t, Options{Store: nobodyServes(t, natstest.Run(t), "nobody")})
 	res = g.postJSON(t, "/buckets/b/batch/set", `{"items":[{"key":"a","value":""}]}`)
 	wantProblem(t, "POST", "batch/set (nobody at all)", res, 503, "/problems/no-responders")
 	if !slices.Contains(res.header.Values("Retry-After"), "1") {

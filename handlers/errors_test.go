@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/internal/kvtest"
 	"github.com/wrpc-kv/gateway/keyvalue"
 	"github.com/wrpc-kv/gateway/provider/memory"
 )
@@ -257,5 +258,27 @@ func TestPanicAndLogs(t *testing.T) {
 	}
 	if sink.records[0].Level != slog.LevelInfo || sink.records[1].Level != slog.LevelDebug {
 		t.Errorf("levels %v, %v; want Info for the API, Debug for probes", sink.records[0].Level, sink.records[1].Level)
+	}
+}
+
+// Each provider answer, sent over NATS by a real provider, reaches the HTTP client as its
+// problem; a provider failing without an answer is a remote failure.
+func TestProviderAnswersOverNATS(t *testing.T) {
+	t.Parallel()
+	g := newGW(t, Options{Store: kvtest.Answering(memory.New())})
+	for bucket, want := range map[string]struct {
+		status      int
+		typ, detail string
+	}{
+		kvtest.NoSuchStore:  {404, "/problems/no-such-store", `"no-such-store"`},
+		kvtest.AccessDenied: {403, "/problems/access-denied", ""},
+		kvtest.Other:        {502, "/problems/provider-error", "boom"},
+		kvtest.Fail:         {502, "/problems/remote-failure", ""},
+	} {
+		for _, target := range []string{"/buckets/" + bucket + "/keys/k", "/buckets/" + bucket + "/keys"} {
+			wantProblem(t, "GET", target, g.get(t, target), want.status, want.typ, want.detail)
+		}
+		res := g.postJSON(t, "/buckets/"+bucket+"/batch/get", `{"keys":["k"]}`)
+		wantProblem(t, "POST", "/buckets/"+bucket+"/batch/get", res, want.status, want.typ, want.detail)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,8 +21,12 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/keyvalue"
+	"github.com/wrpc-kv/gateway/provider"
 	"github.com/wrpc-kv/gateway/provider/memory"
 )
 
@@ -74,11 +79,23 @@ type gw struct {
 	opts Options
 }
 
-// newGW builds a gateway over opts (a fresh memory store when opts.Store is nil).
+// newGW builds a gateway over opts the way the gateway runs: opts.Store (a fresh memory store
+// when nil) is the backend of a provider on an embedded NATS server, and the gateway calls it
+// with the typed client. Stores that stand in for the client itself (inProcess) are called
+// directly.
 func newGW(t *testing.T, opts Options) *gw {
 	t.Helper()
 	if opts.Store == nil {
 		opts.Store = memory.New()
+	}
+	switch opts.Store.(type) {
+	case inProcess, *client.KeyValue:
+	default:
+		var popts []provider.Option
+		if po, ok := opts.Store.(interface{ providerOptions() []provider.Option }); ok {
+			popts = po.providerOptions()
+		}
+		opts.Store = viaNATS(t, opts.Store, popts...)
 	}
 	h, err := New(opts)
 	if err != nil {
@@ -356,6 +373,38 @@ func wantProblem(t *testing.T, method, target string, res *resp, status int, typ
 
 // errStore answers every call with err.
 type errStore struct{ err error }
+
+// inProcess marks stores called by the handlers directly: they inject what only the client can
+// return (transport errors) or what no provider can send (a panic).
+type inProcess interface{ inProcess() }
+
+func (errStore) inProcess() {}
+
+// viaNATS serves backend with a provider over a fresh embedded NATS server and returns the
+// typed client that calls it.
+func viaNATS(t *testing.T, backend keyvalue.Store, opts ...provider.Option) keyvalue.Store {
+	t.Helper()
+	ns := natstest.Run(t)
+	opts = append([]provider.Option{provider.WithPrefix("test.kv"), provider.WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	p, err := provider.Serve(natstest.Connect(t, ns), backend, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return nobodyServes(t, ns, "test.kv")
+}
+
+// nobodyServes returns a client calling prefix on ns; unless a provider serves there, every
+// call answers no responders.
+func nobodyServes(t *testing.T, ns *server.Server, prefix string) *client.KeyValue {
+	t.Helper()
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kv.Close() })
+	return kv
+}
 
 var _ keyvalue.Store = errStore{}
 
