@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // AppendBool appends v as one byte: 0x00 false, 0x01 true.
 func AppendBool(b []byte, v bool) []byte {
@@ -34,16 +37,7 @@ func AppendOptionTag(b []byte, some bool) []byte {
 // follows. Like the Rust and Go peers it reads exactly one byte, so only 0x00 and 0x01 are
 // accepted; anything else is ErrDiscriminant.
 func ConsumeOptionTag(b []byte) (some bool, n int, err error) {
-	if len(b) == 0 {
-		return false, 0, ErrTruncated
-	}
-	switch b[0] {
-	case 0:
-		return false, 1, nil
-	case 1:
-		return true, 1, nil
-	}
-	return false, 0, fmt.Errorf("%w: option status 0x%02x", ErrDiscriminant, b[0])
+	return consumeStatus(b, "option")
 }
 
 // AppendResultTag appends the status byte of a result<O, E>: 0x00 for ok, 0x01 for err.
@@ -55,16 +49,17 @@ func AppendResultTag(b []byte, isErr bool) []byte {
 // ConsumeResultTag decodes the status byte of a result<O, E> and reports whether it is the
 // err case. Like ConsumeOptionTag it reads exactly one byte: only 0x00 and 0x01 are accepted.
 func ConsumeResultTag(b []byte) (isErr bool, n int, err error) {
-	if len(b) == 0 {
-		return false, 0, ErrTruncated
+	return consumeStatus(b, "result")
+}
+
+// consumeStatus reads the one-byte status of an option or result: a bool whose other bytes
+// are an unknown case (ErrDiscriminant) rather than a bad bool.
+func consumeStatus(b []byte, what string) (bool, int, error) {
+	v, n, err := ConsumeBool(b)
+	if errors.Is(err, ErrInvalidBool) {
+		return false, 0, fmt.Errorf("%w: %s status 0x%02x", ErrDiscriminant, what, b[0])
 	}
-	switch b[0] {
-	case 0:
-		return false, 1, nil
-	case 1:
-		return true, 1, nil
-	}
-	return false, 0, fmt.Errorf("%w: result status 0x%02x", ErrDiscriminant, b[0])
+	return v, n, err
 }
 
 // AppendTag appends a variant or enum case index as LEB128 u32.
