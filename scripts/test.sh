@@ -49,8 +49,20 @@ gateway_binary() {
   fi
 }
 
+# The end-to-end tests and the README's examples use curl.
+ensure_curl() {
+  command -v curl >/dev/null && return
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq curl >/dev/null
+  else
+    echo "curl is missing; install it (the end-to-end tests use it)"
+    return 1
+  fi
+}
+
 step_go() {
   command -v cargo >/dev/null || { echo "cargo is missing: the interop tests need a Rust toolchain"; return 1; }
+  ensure_curl || return
   cargo build --quiet --release --locked --manifest-path interop/rustpeer/Cargo.toml || return
   export RUSTPEER_BIN="$CARGO_TARGET_DIR/release/rustpeer"
   go vet ./... || return
