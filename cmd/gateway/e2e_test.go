@@ -467,3 +467,65 @@ func TestExternalNATSTLS(t *testing.T) {
 		t.Fatalf("TLS without the CA: exit %d\n%s", exitCode(err), out)
 	}
 }
+
+// TestGracefulShutdown sends SIGTERM while a slow upload is in flight: the upload completes,
+// the gateway exits cleanly, and the value is there after a restart.
+func TestGracefulShutdown(t *testing.T) {
+	data := t.TempDir()
+	gw := startGateway(t, "--data-dir", data, "--nats-listen", "127.0.0.1:0")
+	value := bytes.Repeat([]byte("graceful"), (2<<20)/8)
+	body := &slowReader{data: value, started: make(chan struct{})}
+	req, err := http.NewRequest(http.MethodPut, gw.url+"/buckets/b/keys/slow", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(value))
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		done <- err
+	}()
+	<-body.started // the connection is up and the body is on its way
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("PUT in flight during SIGTERM: %v", err)
+	}
+	if err := gw.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	gw = startGateway(t, "--data-dir", data, "--nats-listen", "127.0.0.1:0")
+	if r := curl(t, gw.url+"/buckets/b/keys/slow"); !bytes.Equal(r.body, value) {
+		t.Fatalf("after restart the upload is %d bytes; want %d", len(r.body), len(value))
+	}
+}
+
+// slowReader hands out its data 64 KiB at a time, 50 ms apart (about 1.6 s for 2 MiB), and
+// closes started on the first read.
+type slowReader struct {
+	data    []byte
+	started chan struct{}
+	reads   int
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if r.reads == 0 {
+		close(r.started)
+	} else {
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.reads++
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), 64<<10)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
