@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,30 @@ type Client struct {
 	maxResult        int
 	handshakeTimeout time.Duration
 	closed           atomic.Bool
+
+	subjectsMu sync.RWMutex
+	subjects   map[function]string // invocation subjects, built once per function
+}
+
+type function struct{ instance, name string }
+
+// subject returns the invocation subject of fn under the client's prefix.
+func (c *Client) subject(instance, fn string) string {
+	key := function{instance, fn}
+	c.subjectsMu.RLock()
+	s, ok := c.subjects[key]
+	c.subjectsMu.RUnlock()
+	if ok {
+		return s
+	}
+	s = Subject(c.prefix, instance, fn)
+	c.subjectsMu.Lock()
+	if c.subjects == nil {
+		c.subjects = make(map[function]string)
+	}
+	c.subjects[key] = s
+	c.subjectsMu.Unlock()
+	return s
 }
 
 // A ClientOption configures a Client.
@@ -171,7 +196,7 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 	token, reply := c.mux.register(cl)
 	defer c.mux.unregister(token)
 
-	subject := Subject(c.prefix, instance, fn)
+	subject := c.subject(instance, fn)
 	hdr := mergeHeaders(c.header, CallHeader(ctx))
 	maxPayload := int(c.nc.MaxPayload())
 	first := min(len(params), max(0, maxPayload-len(subject)-len(reply)-headerBlockSize(hdr)))

@@ -22,10 +22,13 @@ type receiver interface {
 // mux routes messages from one wildcard inbox subscription (<inbox>.>) to the receivers
 // registered under <inbox>.<token>. It replaces a subscription per call.
 type mux struct {
-	inbox  string // "<inbox prefix>.<nuid>", ends without a dot
-	sub    *nats.Subscription
-	nc     *nats.Conn
-	status chan nats.Status
+	inbox string // "<inbox prefix>.<nuid>", ends without a dot
+	// discard is a subject under the inbox that no token matches: messages to it (and to
+	// subjects below it) are dropped.
+	discard string
+	sub     *nats.Subscription
+	nc      *nats.Conn
+	status  chan nats.Status
 
 	mu     sync.RWMutex
 	routes map[string]receiver
@@ -33,6 +36,8 @@ type mux struct {
 
 func newMux(nc *nats.Conn) (*mux, error) {
 	m := &mux{inbox: nc.NewInbox(), routes: make(map[string]receiver)}
+	m.discard = m.inbox + "._" // nuid tokens never contain "_"
+
 	sub, err := nc.Subscribe(m.inbox+".>", m.dispatch)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nuid"
 
 	"github.com/wrpc-kv/gateway/internal/wire"
 )
@@ -251,9 +250,9 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 		defer s.mux.unregister(token)
 		paramsSubject = subject
 	} else {
-		// Complete already: the caller's end-of-params marker goes to an unregistered token
-		// and is dropped by the mux.
-		paramsSubject = s.mux.subject(nuid.Next())
+		// Complete already: the caller's end-of-params marker goes to a token nobody
+		// registers and is dropped by the mux.
+		paramsSubject = s.mux.discard
 	}
 	if err := s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: paramsSubject}); err != nil {
 		s.log.Debug("wrpc: publish handshake", "subject", m.Subject, "err", err)
