@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -52,7 +53,8 @@ func startEmbeddedNATS(cfg config, log *slog.Logger) (*server.Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded NATS did not start listening on %s", cfg.natsListen)
 	}
-	log.Info("embedded NATS server ready", "addr", ns.Addr().String(), "jetstream", storeDir)
+	log.Info("embedded NATS server ready", "addr", ns.Addr().String(), "jetstream", storeDir,
+		"max_payload", opts.MaxPayload)
 	return ns, nil
 }
 
@@ -111,12 +113,23 @@ func connectNATS(cfg config, ns *server.Server, name string, log *slog.Logger) (
 	return nc, nil
 }
 
-// natsLogger sends the embedded server's log lines to slog.
+// natsLogger sends the embedded server's log lines to slog. Its notices (banner, start-up
+// details) are Debug: the gateway logs the one line that matters, "embedded NATS server ready".
 type natsLogger struct{ log *slog.Logger }
 
-func (l natsLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l natsLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+
+func (l natsLogger) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Maximum payloads over") {
+		// Deliberate: a value is one JetStream message, so max_payload must hold the
+		// largest value. Nothing for the operator to act on.
+		l.log.Debug(msg)
+		return
+	}
+	l.log.Warn(msg)
+}
+func (l natsLogger) Fatalf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLogger) Tracef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
