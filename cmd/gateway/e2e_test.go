@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/wrpc-kv/gateway/internal/natstest"
 )
 
@@ -528,4 +530,35 @@ func (r *slowReader) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), 64<<10)], r.data)
 	r.data = r.data[n:]
 	return n, nil
+}
+
+// TestExternalNATSNKey joins a NATS server that requires an nkey user, with the seed file
+// given by --nats-nkey.
+func TestExternalNATSNKey(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := user.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := user.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedFile := filepath.Join(t.TempDir(), "user.nk")
+	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns := natstest.Run(t, natstest.NKeyUser(pub))
+	gw := startGateway(t, "--nats-url", ns.ClientURL(), "--nats-nkey", seedFile, "--provider", "memory")
+	expectStatus(t, "PUT with nkey auth", curl(t, "-X", "PUT", "--data-binary", "x", gw.url+"/buckets/b/keys/k"), 204)
+
+	cmd := exec.Command(gatewayBinary(t), "--http-addr", "127.0.0.1:0", "--nats-url", ns.ClientURL())
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if exitCode(err) != 1 || !strings.Contains(strings.ToLower(string(out)), "authorization") {
+		t.Fatalf("no nkey: exit %d\n%s", exitCode(err), out)
+	}
 }

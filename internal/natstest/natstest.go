@@ -49,6 +49,11 @@ func UserPassword(user, password string) Option {
 	return func(o *server.Options) { o.Username, o.Password = user, password }
 }
 
+// NKeyUser requires clients to authenticate as the nkey user whose public key is given.
+func NKeyUser(publicKey string) Option {
+	return func(o *server.Options) { o.Nkeys = append(o.Nkeys, &server.NkeyUser{Nkey: publicKey}) }
+}
+
 // Run starts a server on 127.0.0.1 and a random port.
 func Run(t testing.TB, opts ...Option) *server.Server {
 	t.Helper()
