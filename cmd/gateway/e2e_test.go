@@ -562,3 +562,14 @@ func TestExternalNATSNKey(t *testing.T) {
 		t.Fatalf("no nkey: exit %d\n%s", exitCode(err), out)
 	}
 }
+
+// TestExternalNATSCredsFile joins a NATS server in operator mode with a credentials file.
+func TestExternalNATSCredsFile(t *testing.T) {
+	opt, creds := natstest.Operator(t, t.TempDir())
+	ns := natstest.Run(t, opt)
+	gw := startGateway(t, "--nats-url", ns.ClientURL(), "--nats-creds", creds, "--provider", "memory")
+	expectStatus(t, "PUT with a creds file", curl(t, "-X", "PUT", "--data-binary", "x", gw.url+"/buckets/b/keys/k"), 204)
+	if r := curl(t, gw.url+"/buckets/b/keys/k"); string(r.body) != "x" {
+		t.Fatalf("GET = %q", r.body)
+	}
+}

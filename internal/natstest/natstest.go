@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // An Option adjusts the server's options before it starts.
@@ -129,4 +131,54 @@ func TLS(t testing.TB, dir string) (Option, string) {
 		o.TLS = true
 		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}, caFile
+}
+
+// Operator runs the server in operator (decentralized JWT) mode with one account, and writes
+// a credentials file (user JWT and seed) for a user of that account into dir.
+func Operator(t testing.TB, dir string) (Option, string) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("natstest: operator: %v", err)
+		}
+	}
+	opKP, err := nkeys.CreateOperator()
+	must(err)
+	opPub, err := opKP.PublicKey()
+	must(err)
+	op := jwt.NewOperatorClaims(opPub)
+	opJWT, err := op.Encode(opKP)
+	must(err)
+	opClaims, err := jwt.DecodeOperatorClaims(opJWT)
+	must(err)
+
+	accKP, err := nkeys.CreateAccount()
+	must(err)
+	accPub, err := accKP.PublicKey()
+	must(err)
+	acc := jwt.NewAccountClaims(accPub)
+	acc.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	accJWT, err := acc.Encode(opKP)
+	must(err)
+
+	userKP, err := nkeys.CreateUser()
+	must(err)
+	userPub, err := userKP.PublicKey()
+	must(err)
+	userJWT, err := jwt.NewUserClaims(userPub).Encode(accKP)
+	must(err)
+	seed, err := userKP.Seed()
+	must(err)
+	creds, err := jwt.FormatUserConfig(userJWT, seed)
+	must(err)
+	credsFile := filepath.Join(dir, "user.creds")
+	must(os.WriteFile(credsFile, creds, 0o600))
+
+	resolver := &server.MemAccResolver{}
+	must(resolver.Store(accPub, accJWT))
+	return func(o *server.Options) {
+		o.TrustedOperators = []*jwt.OperatorClaims{opClaims}
+		o.AccountResolver = resolver
+	}, credsFile
 }
