@@ -454,12 +454,13 @@ func TestExternalNATSCredentials(t *testing.T) {
 	}
 }
 
-// TestExternalNATSTLS joins a NATS server that requires TLS, trusting its CA by --nats-tls-ca.
+// TestExternalNATSTLS joins NATS servers that require TLS, trusting their CA by --nats-tls-ca,
+// and one that also requires a client certificate (--nats-tls-cert and --nats-tls-key).
 func TestExternalNATSTLS(t *testing.T) {
-	tlsOpt, caFile := natstest.TLS(t, t.TempDir())
+	tlsOpt, files := natstest.TLS(t, t.TempDir(), false)
 	ns := natstest.Run(t, tlsOpt)
 	url := "tls://" + ns.Addr().String()
-	gw := startGateway(t, "--nats-url", url, "--nats-tls-ca", caFile, "--provider", "memory")
+	gw := startGateway(t, "--nats-url", url, "--nats-tls-ca", files.CA, "--provider", "memory")
 	expectStatus(t, "PUT over NATS with TLS", curl(t, "-X", "PUT", "--data-binary", "x", gw.url+"/buckets/b/keys/k"), 204)
 
 	cmd := exec.Command(gatewayBinary(t), "--http-addr", "127.0.0.1:0", "--nats-url", url)
@@ -467,6 +468,19 @@ func TestExternalNATSTLS(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if exitCode(err) != 1 || !strings.Contains(string(out), "certificate") {
 		t.Fatalf("TLS without the CA: exit %d\n%s", exitCode(err), out)
+	}
+
+	mtlsOpt, mfiles := natstest.TLS(t, t.TempDir(), true)
+	mns := natstest.Run(t, mtlsOpt)
+	murl := "tls://" + mns.Addr().String()
+	gw = startGateway(t, "--nats-url", murl, "--nats-tls-ca", mfiles.CA,
+		"--nats-tls-cert", mfiles.ClientCert, "--nats-tls-key", mfiles.ClientKey, "--provider", "memory")
+	expectStatus(t, "PUT over NATS with mutual TLS", curl(t, "-X", "PUT", "--data-binary", "x", gw.url+"/buckets/b/keys/k"), 204)
+
+	cmd = exec.Command(gatewayBinary(t), "--http-addr", "127.0.0.1:0", "--nats-url", murl, "--nats-tls-ca", mfiles.CA)
+	cmd.Env = cleanEnv()
+	if out, err := cmd.CombinedOutput(); exitCode(err) != 1 {
+		t.Fatalf("mutual TLS without a client certificate: exit %d\n%s", exitCode(err), out)
 	}
 }
 

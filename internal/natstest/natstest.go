@@ -87,50 +87,72 @@ func Connect(t testing.TB, ns *server.Server, opts ...nats.Option) *nats.Conn {
 	return nc
 }
 
-// TLS serves clients over TLS with a certificate for 127.0.0.1 signed by a fresh CA, whose
-// PEM file it writes into dir and returns.
-func TLS(t testing.TB, dir string) (Option, string) {
+// TLSFiles are the PEM files of a TLS set-up made by TLS.
+type TLSFiles struct {
+	CA                    string // the CA that signed the server's (and client's) certificate
+	ClientCert, ClientKey string // a client certificate, when clients must present one
+}
+
+// TLS serves clients over TLS with a certificate for 127.0.0.1 signed by a fresh CA. With
+// verifyClients, clients must present a certificate signed by the same CA; one is written too.
+func TLS(t testing.TB, dir string, verifyClients bool) (Option, TLSFiles) {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("natstest: TLS: %v", err)
+		}
 	}
-	ca := &x509.Certificate{
+	write := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		must(os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+		return path
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
+	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "natstest CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	must(err)
+	ca, err := x509.ParseCertificate(caDER)
+	must(err)
+	issue := func(serial int64, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(err)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "127.0.0.1"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			KeyUsage: x509.KeyUsageDigitalSignature,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		must(err)
+		return der, key
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	files := TLSFiles{CA: write("ca.pem", "CERTIFICATE", caDER)}
+	serverDER, serverKey := issue(2, x509.ExtKeyUsageServerAuth)
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{serverDER}, PrivateKey: serverKey}},
+		MinVersion:   tls.VersionTLS12,
 	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature,
+	if verifyClients {
+		clientDER, clientKey := issue(3, x509.ExtKeyUsageClientAuth)
+		keyDER, err := x509.MarshalECPrivateKey(clientKey)
+		must(err)
+		files.ClientCert = write("client.pem", "CERTIFICATE", clientDER)
+		files.ClientKey = write("client-key.pem", "EC PRIVATE KEY", keyDER)
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientCAs = x509.NewCertPool()
+		cfg.ClientCAs.AddCert(ca)
 	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key}
 	return func(o *server.Options) {
 		o.TLS = true
-		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}, caFile
+		o.TLSVerify = verifyClients
+		o.TLSConfig = cfg
+	}, files
 }
 
 // Operator runs the server in operator (decentralized JWT) mode with one account, and writes
