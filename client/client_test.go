@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +15,6 @@ import (
 	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/internal/kvtest"
 	"github.com/wrpc-kv/gateway/internal/natstest"
-	"github.com/wrpc-kv/gateway/keyvalue"
 	"github.com/wrpc-kv/gateway/provider"
 	"github.com/wrpc-kv/gateway/provider/memory"
 )
@@ -41,104 +38,10 @@ func setup(t testing.TB, opts ...client.Option) (*client.KeyValue, *server.Serve
 	return kv, ns
 }
 
-func TestStoreFunctions(t *testing.T) {
-	kv, _ := setup(t)
-	ctx := context.Background()
-	const b, k = "bücket 🪣", "ключ/🔑 %2F"
-
-	if _, ok, err := kv.Get(ctx, b, k); err != nil || ok {
-		t.Fatalf("Get absent = ok %v, err %v; want absent", ok, err)
-	}
-	if err := kv.Set(ctx, b, k, []byte{}); err != nil {
-		t.Fatal(err)
-	}
-	v, ok, err := kv.Get(ctx, b, k)
-	if err != nil || !ok || v == nil || len(v) != 0 {
-		t.Fatalf("Get empty value = %v, %v, %v; want present and empty", v, ok, err)
-	}
-	if ex, err := kv.Exists(ctx, b, k); err != nil || !ex {
-		t.Fatalf("Exists = %v, %v; want true", ex, err)
-	}
-	if err := kv.Set(ctx, b, k, []byte{0, 1, 0xff}); err != nil {
-		t.Fatal(err)
-	}
-	if v, _, _ := kv.Get(ctx, b, k); !bytes.Equal(v, []byte{0, 1, 0xff}) {
-		t.Fatalf("Get = % x; want 00 01 ff", v)
-	}
-	if err := kv.Delete(ctx, b, k); err != nil {
-		t.Fatal(err)
-	}
-	if err := kv.Delete(ctx, b, k); err != nil {
-		t.Fatalf("Delete absent: %v", err)
-	}
-	if ex, err := kv.Exists(ctx, b, k); err != nil || ex {
-		t.Fatalf("Exists after delete = %v, %v", ex, err)
-	}
-}
-
-func TestListKeysPages(t *testing.T) {
-	kv, _ := setup(t)
-	ctx := context.Background()
-	var want []string
-	for i := range 10 {
-		k := fmt.Sprintf("k%02d", i)
-		want = append(want, k)
-		if err := kv.Set(ctx, "b", k, []byte("v")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var got []string
-	var cursor *uint64
-	for pages := 0; ; pages++ {
-		if pages > 10 {
-			t.Fatal("cursor never ends")
-		}
-		r, err := kv.ListKeys(ctx, "b", cursor)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r.Keys...)
-		if r.Cursor == nil {
-			break
-		}
-		cursor = r.Cursor
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Fatalf("listed %v; want %v", got, want)
-	}
-}
-
-func TestIncrementAndBatch(t *testing.T) {
-	kv, _ := setup(t)
-	ctx := context.Background()
-	for _, want := range []uint64{3, 6} {
-		if v, err := kv.Increment(ctx, "b", "n", 3); err != nil || v != want {
-			t.Fatalf("Increment = %d, %v; want %d", v, err, want)
-		}
-	}
-	if v, _, _ := kv.Get(ctx, "b", "n"); string(v) != "6" {
-		t.Fatalf("counter stored as %q; want decimal text 6", v)
-	}
-	items := []keyvalue.KeyValue{{Key: "a", Value: []byte{1}}, {Key: "e", Value: []byte{}}}
-	if err := kv.SetMany(ctx, "b", items); err != nil {
-		t.Fatal(err)
-	}
-	got, err := kv.GetMany(ctx, "b", []string{"e", "missing", "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 || got[0] == nil || got[0].Key != "e" || got[0].Value == nil || len(got[0].Value) != 0 ||
-		got[1] != nil || got[2] == nil || !bytes.Equal(got[2].Value, []byte{1}) {
-		t.Fatalf("GetMany = %v", got)
-	}
-	if err := kv.DeleteMany(ctx, "b", []string{"a", "e", "missing"}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := kv.GetMany(ctx, "b", []string{"a", "e"}); got[0] != nil || got[1] != nil {
-		t.Fatalf("GetMany after DeleteMany = %v", got)
-	}
-}
+// The behaviour of each function through the client (absent and empty values, paging,
+// counters, batch order) is checked by kvtest.Conformance, which provider/conformance_test.go
+// runs through this client over NATS against both backends. The tests here are about the
+// client itself: errors, transport faults, sizes and headers.
 
 func TestProviderErrors(t *testing.T) {
 	kv, _ := setup(t)
