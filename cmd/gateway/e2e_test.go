@@ -496,9 +496,16 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.ContentLength = int64(len(value))
+	// With "Expect: 100-continue" the client sends no body until the handler asks for it, so
+	// the first read of the body proves the server is serving the request. Without it, the
+	// signal could arrive before the server had even accepted the connection: that request
+	// was never in flight, and a shutdown rightly drops it.
+	req.Header.Set("Expect", "100-continue")
+	httpClient := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	defer httpClient.CloseIdleConnections()
 	done := make(chan error, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := httpClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusNoContent {
