@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -68,4 +69,21 @@ func BenchmarkGetRoundTrip(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkNoResponders measures how long a call to a prefix nobody serves takes to fail with
+// ErrNoResponders (the target is 100 ms); the README reports the figure.
+func BenchmarkNoResponders(b *testing.B) {
+	ns := natstest.Run(b)
+	kv, err := client.New(natstest.Connect(b, ns), client.WithPrefix("nobody.here"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := kv.Get(ctx, "bucket", "key"); !errors.Is(err, client.ErrNoResponders) {
+			b.Fatal(err)
+		}
+	}
 }
