@@ -325,7 +325,7 @@ func TestWireSequence(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []*nats.Msg
-	deadline := time.After(2 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for len(seen) < 5 {
 		select {
 		case m := <-msgs:
