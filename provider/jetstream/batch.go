@@ -78,7 +78,7 @@ func (s *Store) DeleteMany(ctx context.Context, bucket string, keys []string) er
 		}
 		idx := lastOccurrences(enc)
 		return s.each(ctx, len(idx), func(ctx context.Context, j int) error {
-			return h.kv.Delete(ctx, enc[idx[j]])
+			return h.delete(ctx, enc[idx[j]])
 		})
 	})
 }

@@ -33,6 +33,7 @@ const (
 	DefaultPageSize    = 1000
 	DefaultConcurrency = 16
 	DefaultTimeout     = 5 * time.Second
+	DefaultMarkerTTL   = 15 * time.Minute
 )
 
 // Option configures a Store.
@@ -45,6 +46,7 @@ type options struct {
 	replicas      int
 	storage       natsjs.StorageType
 	timeout       time.Duration
+	markerTTL     time.Duration
 }
 
 // CreateBuckets sets whether a bucket comes into being on its first write (the default). With
@@ -107,6 +109,21 @@ func Timeout(d time.Duration) Option {
 	}
 }
 
+// DeleteMarkerTTL sets how long a deleted key's marker stays in the buckets the Store creates
+// (default 15 minutes), so that deleting many keys does not grow a bucket for ever. The
+// marker tells watchers of the bucket about the delete; once it expires the key leaves no
+// trace. 0 keeps markers for ever, as a plain JetStream KV delete does. It needs NATS server
+// 2.11 or later; on older servers, and on buckets created without it, markers are kept.
+func DeleteMarkerTTL(d time.Duration) Option {
+	return func(o *options) error {
+		if d != 0 && d < time.Second {
+			return fmt.Errorf("jetstream: delete marker TTL %v, want 0 or at least 1s", d)
+		}
+		o.markerTTL = d
+		return nil
+	}
+}
+
 // Store is a keyvalue.Store on JetStream KV. It is safe for concurrent use.
 type Store struct {
 	js        natsjs.JetStream
@@ -126,6 +143,9 @@ type handle struct {
 	kv         natsjs.KeyValue
 	history    int64 // revisions kept per key; list-keys checks for latest revisions above 1
 	maxMsgSize int32 // the stream's limit per message, or <= 0 for none
+	// markerTTL is how long a delete marker stays, or 0 for a bucket that keeps them: one
+	// without per-message TTLs, or one keeping history, which a purge would erase.
+	markerTTL time.Duration
 }
 
 // New returns a Store that keeps its buckets in js.
@@ -143,6 +163,7 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 			replicas:      1,
 			storage:       natsjs.FileStorage,
 			timeout:       DefaultTimeout,
+			markerTTL:     DefaultMarkerTTL,
 		},
 	}
 	for _, o := range opts {
@@ -191,12 +212,18 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 		if !write {
 			return nil, nil
 		}
-		kv, err = s.js.CreateKeyValue(ctx, natsjs.KeyValueConfig{
-			Bucket:   n.encoded,
-			History:  1,
-			Storage:  s.opts.storage,
-			Replicas: s.opts.replicas,
-		})
+		cfg := natsjs.KeyValueConfig{
+			Bucket:         n.encoded,
+			History:        1,
+			Storage:        s.opts.storage,
+			Replicas:       s.opts.replicas,
+			LimitMarkerTTL: s.opts.markerTTL,
+		}
+		kv, err = s.js.CreateKeyValue(ctx, cfg)
+		if errors.Is(err, natsjs.ErrLimitMarkerTTLNotSupported) {
+			cfg.LimitMarkerTTL = 0 // a server before 2.11: markers are kept
+			kv, err = s.js.CreateKeyValue(ctx, cfg)
+		}
 		if errors.Is(err, natsjs.ErrBucketExists) {
 			// Made meanwhile by someone else, with another configuration.
 			kv, err = s.js.KeyValue(ctx, n.encoded)
@@ -212,7 +239,11 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 	}
 	h.history = st.History()
 	if bs, ok := st.(*natsjs.KeyValueBucketStatus); ok && bs.StreamInfo() != nil {
-		h.maxMsgSize = bs.StreamInfo().Config.MaxMsgSize
+		cfg := bs.StreamInfo().Config
+		h.maxMsgSize = cfg.MaxMsgSize
+		if h.history == 1 && cfg.AllowMsgTTL {
+			h.markerTTL = cfg.SubjectDeleteMarkerTTL
+		}
 	}
 	actual, _ := s.handles.LoadOrStore(n.encoded, h)
 	return actual.(*handle), nil
@@ -332,7 +363,8 @@ func (s *Store) Set(ctx context.Context, bucket, key string, value []byte) error
 }
 
 // Delete removes key; an absent key, or a bucket that does not exist with auto-create on, is
-// not an error. JetStream keeps a small delete marker for the key.
+// not an error. JetStream keeps a small delete marker for the key, for DeleteMarkerTTL in the
+// buckets the Store creates.
 func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -344,8 +376,17 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 		if err != nil {
 			return err
 		}
-		return h.kv.Delete(ctx, k)
+		return h.delete(ctx, k)
 	})
+}
+
+// delete removes the encoded key k. With history 1 a purge removes what a delete would, and
+// its marker can expire.
+func (h *handle) delete(ctx context.Context, k string) error {
+	if h.markerTTL > 0 {
+		return h.kv.Purge(ctx, k, natsjs.PurgeTTL(h.markerTTL))
+	}
+	return h.kv.Delete(ctx, k)
 }
 
 // Exists reports whether key is present. JetStream has no way to read a key's presence without

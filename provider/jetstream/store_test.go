@@ -682,3 +682,104 @@ func TestOptions(t *testing.T) {
 		t.Error("Storage(MemoryStorage) did not apply")
 	}
 }
+
+// TestDeleteMarkersExpire: deleted keys leave markers that expire after DeleteMarkerTTL, so a
+// bucket with many short-lived keys does not grow for ever; with 0 the markers stay.
+func TestDeleteMarkersExpire(t *testing.T) {
+	ctx := testCtx(t)
+	_, js := testStore(t)
+	s := newStore(t, js, DeleteMarkerTTL(time.Second), PageSize(7))
+	var keys []string
+	for i := range 30 {
+		k := fmt.Sprintf("k%02d", i)
+		keys = append(keys, k)
+		if err := s.Set(ctx, "short", k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range keys[:10] {
+		if err := s.Delete(ctx, "short", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteMany(ctx, "short", keys[10:20]); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys[:20] {
+		if _, ok, err := s.Get(ctx, "short", k); ok || err != nil {
+			t.Fatalf("Get(%s) after delete = %v, %v", k, ok, err)
+		}
+	}
+	if got, _ := listAll(t, s, "short", 7); !slices.Equal(got, keys[20:]) {
+		t.Fatalf("listed %q; want %q", got, keys[20:])
+	}
+	kv, err := js.KeyValue(ctx, "short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := func() uint64 {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Values()
+	}
+	// The markers expire on the server's clock; wait for it, bounded by the test's context.
+	for values() != 10 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the bucket still holds %d messages; want the 10 live keys once markers expire", values())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if got, _ := listAll(t, s, "short", 7); !slices.Equal(got, keys[20:]) {
+		t.Fatalf("after the markers expired, listed %q; want %q", got, keys[20:])
+	}
+	if err := s.Set(ctx, "short", "k00", []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := s.Get(ctx, "short", "k00"); !ok || err != nil || string(v) != "again" {
+		t.Fatalf("a key set again after its marker expired = %q, %v, %v", v, ok, err)
+	}
+
+	// With 0, a delete leaves its marker, as a plain JetStream KV delete does.
+	keep := newStore(t, js, DeleteMarkerTTL(0))
+	if err := keep.Set(ctx, "kept", "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := keep.Delete(ctx, "kept", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := mustKV(t, js, "kept").History(ctx, "k"); err != nil || len(e) != 1 || e[0].Operation() != natsjs.KeyValueDelete {
+		t.Fatalf("history after delete with markers kept = %v, %v; want one delete marker", e, err)
+	}
+
+	// A bucket that keeps history (made elsewhere) gets deletes, never a purge erasing it.
+	if _, err := js.CreateKeyValue(ctx, natsjs.KeyValueConfig{Bucket: "history", History: 5, LimitMarkerTTL: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"1", "2"} {
+		if err := s.Set(ctx, "history", "k", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Delete(ctx, "history", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := mustKV(t, js, "history").History(ctx, "k"); err != nil || len(e) != 3 {
+		t.Fatalf("history after delete = %d entries, %v; want the 2 values and a delete marker", len(e), err)
+	}
+
+	if _, err := New(js, DeleteMarkerTTL(500*time.Millisecond)); err == nil {
+		t.Error("New accepted a delete marker TTL under a second")
+	}
+}
+
+func mustKV(t *testing.T, js natsjs.JetStream, bucket string) natsjs.KeyValue {
+	t.Helper()
+	kv, err := js.KeyValue(testCtx(t), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
