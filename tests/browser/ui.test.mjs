@@ -380,6 +380,21 @@ describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
     await page.getByRole('button', { name: 'Upload file' }).click();
     await page.locator('[data-fact="size"]', { hasText: '4 bytes' }).waitFor();
     assert.deepEqual((await apiGet('ui-test', 'files/all-bytes')).bytes, new Uint8Array([0, 1, 2, 0xff]));
+
+    // A file over the gateway's limit is refused as soon as it is chosen, and never sent.
+    const spec = await (await fetch(`${base}/openapi.json`)).json();
+    const max = spec.info['x-limits'].maxValueBytes;
+    const puts = [];
+    page.on('request', (r) => { if (r.method() === 'PUT') puts.push(r.url()); });
+    await page.getByLabel('Or replace the value with a file').setInputFiles({ name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(max + 1) });
+    const refused = page.locator('[data-form="file"] .problem');
+    await refused.locator('.problem-detail', { hasText: `“huge.bin” is ${(max + 1).toLocaleString('en-US')} bytes` }).waitFor();
+    assert.match(await refused.textContent(), /This file cannot be stored/);
+    await shot(page, 'key-upload-too-large');
+    await page.getByRole('button', { name: 'Upload file' }).click();
+    await refused.locator('.problem-detail', { hasText: `at most ${max.toLocaleString('en-US')} bytes` }).waitFor();
+    assert.deepEqual(puts, [], 'no upload of a file over the limit');
+    assert.deepEqual((await apiGet('ui-test', 'files/all-bytes')).bytes, new Uint8Array([0, 1, 2, 0xff]));
     await page.close();
   });
 

@@ -269,6 +269,20 @@ export function resolveRef(doc, node, seen = new Set()) {
   return node;
 }
 
+/**
+ * maxValueBytes is the largest value the gateway stores, as its spec states it
+ * (info.x-limits.maxValueBytes), or null when the spec does not say or cannot be read: the
+ * server's 413 then tells.
+ */
+export function maxValueBytes() {
+  return openapi()
+    .then((doc) => {
+      const n = doc.info && doc.info['x-limits'] && doc.info['x-limits'].maxValueBytes;
+      return Number.isInteger(n) && n >= 0 ? n : null;
+    })
+    .catch(() => null);
+}
+
 const DEFAULT_BATCH_MAX = 100;
 const DEFAULT_BATCH_BODY = 8 << 20;
 let limitsPromise = null;

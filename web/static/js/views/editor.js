@@ -1,7 +1,8 @@
 // Forms that write a value: as typed UTF-8 text, or as the raw bytes of a file (binary
-// included). Both PUT the bytes verbatim as application/octet-stream.
+// included). Both PUT the bytes verbatim as application/octet-stream. A value over the
+// gateway's limit is refused here, before any byte is sent.
 
-import { putValue } from '../api.js';
+import { maxValueBytes, putValue } from '../api.js';
 import { h, field, setBusy, uid } from '../dom.js';
 import { encodeUtf8, formatSize } from '../format.js';
 import { errorPanel, inputError } from '../ui.js';
@@ -24,6 +25,7 @@ export function valueEditor({ getTarget, initialText = '', textNote = null, onSa
     try {
       const target = getTarget();
       const bytes = encodeUtf8(textarea.value);
+      await checkSize('The text', bytes.length);
       if (!(await beforeSave(target))) return;
       await putValue(target.bucket, target.key, bytes);
       textResult.replaceChildren(h('p', { class: 'ok', role: 'status' }, `Saved ${formatSize(bytes.length)}.`));
@@ -40,6 +42,17 @@ export function valueEditor({ getTarget, initialText = '', textNote = null, onSa
 
   const fileInput = h('input', { type: 'file', name: 'file' });
   const fileResult = h('div', { class: 'result', 'aria-live': 'polite' });
+  // Say at once when the chosen file is too large, rather than after an upload.
+  fileInput.addEventListener('change', async () => {
+    fileResult.replaceChildren();
+    const file = fileInput.files && fileInput.files[0];
+    if (!file) return;
+    try {
+      await checkSize(`“${file.name}”`, file.size);
+    } catch (err) {
+      if (fileInput.files && fileInput.files[0] === file) fileResult.replaceChildren(errorPanel(err, { heading: 'This file cannot be stored.' }));
+    }
+  });
   const uploadBtn = h('button', { type: 'submit' }, uploadLabel);
   const fileForm = h('form', { class: 'editor-form', 'data-form': 'file', onsubmit: async (ev) => {
     ev.preventDefault();
@@ -53,6 +66,7 @@ export function valueEditor({ getTarget, initialText = '', textNote = null, onSa
     const done = setBusy(uploadBtn);
     try {
       const target = getTarget();
+      await checkSize(`“${file.name}”`, file.size);
       if (!(await beforeSave(target))) return;
       await putValue(target.bucket, target.key, file);
       fileResult.replaceChildren(h('p', { class: 'ok', role: 'status' }, `Uploaded “${file.name}”, ${formatSize(file.size)}.`));
@@ -68,4 +82,12 @@ export function valueEditor({ getTarget, initialText = '', textNote = null, onSa
   fileResult);
 
   return { textForm, fileForm, textarea, hint };
+}
+
+/** checkSize throws an input error when size bytes exceed the gateway's value limit. */
+async function checkSize(what, size) {
+  const max = await maxValueBytes();
+  if (max !== null && size > max) {
+    throw inputError(`${what} is ${formatSize(size)}; this gateway stores values of at most ${formatSize(max)}.`);
+  }
 }
