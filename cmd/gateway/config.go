@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/wrpc-kv/gateway/provider/jetstream"
 )
 
 // config is everything the command line and the GATEWAY_* environment variables set.
@@ -26,6 +28,7 @@ type config struct {
 	corsOrigins   listFlag
 	maxBatchItems int
 	createBuckets bool
+	markerTTL     time.Duration
 	shutdownWait  time.Duration
 	logFormat     string
 	logLevel      slog.Level
@@ -138,6 +141,7 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 	cfg.maxValueBytes = 16 << 20
 	fs.Var(byteSize{&cfg.maxValueBytes}, "max-value-bytes", "largest value accepted, e.g. 16MiB (default 16MiB)")
 	fs.BoolVar(&cfg.createBuckets, "create-buckets", true, "the embedded provider creates buckets on first write; false answers no-such-store")
+	fs.DurationVar(&cfg.markerTTL, "delete-marker-ttl", jetstream.DefaultMarkerTTL, "how long a deleted key's marker stays in the JetStream buckets the provider creates;\n0 keeps markers for ever (needs NATS server 2.11 or later, else markers are kept)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.natsCreds, "nats-creds", "", "NATS credentials file (JWT and seed)")
@@ -214,6 +218,9 @@ func (c *config) validate(gateway bool) error {
 	}
 	if gateway && (c.timeout <= 0 || c.maxKeyBytes <= 0 || c.maxBucketLen <= 0 || c.maxBatchItems <= 0) {
 		return errors.New("--timeout, --max-key-bytes, --max-bucket-bytes and --max-batch-items must be positive")
+	}
+	if c.markerTTL != 0 && c.markerTTL < time.Second {
+		return fmt.Errorf("--delete-marker-ttl must be 0 or at least 1s, got %v", c.markerTTL)
 	}
 	if (c.natsTLSCert == "") != (c.natsTLSKey == "") {
 		return errors.New("--nats-tls-cert and --nats-tls-key go together")

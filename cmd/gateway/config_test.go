@@ -8,11 +8,12 @@ import (
 
 func TestConfigFlagsAndEnvironment(t *testing.T) {
 	env := map[string]string{
-		"GATEWAY_HTTP_ADDR":       "0.0.0.0:9000",
-		"GATEWAY_TIMEOUT":         "3s",
-		"GATEWAY_HEADER":          "source-id=gw,link-name=default",
-		"GATEWAY_MAX_VALUE_BYTES": "2MiB",
-		"GATEWAY_PREFIX":          "from-env",
+		"GATEWAY_HTTP_ADDR":         "0.0.0.0:9000",
+		"GATEWAY_TIMEOUT":           "3s",
+		"GATEWAY_HEADER":            "source-id=gw,link-name=default",
+		"GATEWAY_MAX_VALUE_BYTES":   "2MiB",
+		"GATEWAY_PREFIX":            "from-env",
+		"GATEWAY_DELETE_MARKER_TTL": "0",
 	}
 	cfg, err := parseConfig("gateway", []string{"--prefix", "from-flag"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -20,6 +21,9 @@ func TestConfigFlagsAndEnvironment(t *testing.T) {
 	}
 	if cfg.httpAddr != "0.0.0.0:9000" || cfg.timeout != 3*time.Second || cfg.maxValueBytes != 2<<20 {
 		t.Errorf("environment not applied: %+v", cfg)
+	}
+	if cfg.markerTTL != 0 {
+		t.Errorf("delete marker TTL = %v; GATEWAY_DELETE_MARKER_TTL=0 keeps markers", cfg.markerTTL)
 	}
 	if cfg.prefix != "from-flag" {
 		t.Errorf("prefix = %q; a flag on the command line wins over GATEWAY_PREFIX", cfg.prefix)
@@ -38,7 +42,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.provider != "none" || cfg.httpAddr != "127.0.0.1:8080" || cfg.maxValueBytes != 16<<20 {
+	if cfg.provider != "none" || cfg.httpAddr != "127.0.0.1:8080" || cfg.maxValueBytes != 16<<20 || cfg.markerTTL != 15*time.Minute {
 		t.Errorf("defaults with --nats-url: %+v", cfg)
 	}
 	for _, args := range [][]string{
@@ -47,6 +51,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{"--max-value-bytes", "-1"},
 		{"--max-value-bytes", "65MiB"},
 		{"--log-format", "xml"},
+		{"--delete-marker-ttl", "500ms"},
 		{"--nats-tls-cert", "c.pem"},
 		{"stray"},
 	} {

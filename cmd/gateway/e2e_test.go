@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
 	"github.com/wrpc-kv/gateway/internal/natstest"
@@ -590,4 +593,45 @@ func TestExternalNATSCredsFile(t *testing.T) {
 	if r := curl(t, gw.url+"/buckets/b/keys/k"); string(r.body) != "x" {
 		t.Fatalf("GET = %q", r.body)
 	}
+}
+
+// TestDeleteMarkerTTL: with --delete-marker-ttl the marker of a deleted key leaves the
+// embedded JetStream bucket after that time, so deleting keys does not grow the data.
+func TestDeleteMarkerTTL(t *testing.T) {
+	gw := startGateway(t, "--data-dir", t.TempDir(), "--nats-listen", "127.0.0.1:0", "--delete-marker-ttl", "1s")
+	key := gw.url + "/buckets/markers/keys/k"
+	expectStatus(t, "PUT", curl(t, "-X", "PUT", "--data-binary", "v", key), 204)
+	expectStatus(t, "DELETE", curl(t, "-X", "DELETE", key), 204)
+	expectStatus(t, "GET after DELETE", curl(t, key), 404)
+
+	nc, err := nats.Connect(gw.nats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "markers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Values() == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the bucket still holds %d messages; want none once the delete marker expires", st.Values())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	expectStatus(t, "GET after the marker expired", curl(t, key), 404)
 }

@@ -208,7 +208,8 @@ func startProvider(cfg config, ns *server.Server, log *slog.Logger) (func(), err
 			nc.Close()
 			return nil, err
 		}
-		if store, err = jetstream.New(js, jetstream.CreateBuckets(cfg.createBuckets)); err != nil {
+		if store, err = jetstream.New(js, jetstream.CreateBuckets(cfg.createBuckets),
+			jetstream.DeleteMarkerTTL(cfg.markerTTL)); err != nil {
 			nc.Close()
 			return nil, err
 		}
