@@ -124,7 +124,8 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 		fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "deadline of each wRPC call to the provider")
 		fs.Var(&cfg.headers, "header", "static wRPC header `k=v` sent with every call, repeatable (wasmCloud providers need\nsource-id and link-name); the variable takes k=v,k2=v2")
 		// The defaults fit the embedded JetStream provider's subject limit whatever the
-		// characters: it stores every byte outside [A-Za-z0-9_/.-] as three.
+		// characters: it stores each byte of a key outside [A-Za-z0-9_/.-], and of a bucket
+		// name outside [a-z0-9-], as three.
 		fs.IntVar(&cfg.maxKeyBytes, "max-key-bytes", 768, "longest key accepted, in UTF-8 bytes")
 		fs.IntVar(&cfg.maxBucketLen, "max-bucket-bytes", 64, "longest bucket name accepted, in UTF-8 bytes")
 		fs.Var(&cfg.corsOrigins, "cors-origin", "`origin` allowed to call the API from browser pages of other origins, repeatable;\n* allows any (default none: only pages the gateway serves)")

@@ -17,9 +17,12 @@ import (
 //     byte and neither neighbour is a '.'; every other byte, '=' included, becomes "=XX" (two
 //     upper-case hex digits). The empty key is "=" alone. So "user.42/avatar" is stored as
 //     "user.42/avatar", "a b" as "a=20b", "..." as "=2E=2E=2E".
-//   - Bucket: [A-Za-z0-9-] stay as they are; every other byte, '_' included, becomes "_XX".
-//     The empty bucket is "_" alone. So "orders-2024" is "orders-2024", "my_bucket" is
-//     "my_5Fbucket", and the stream behind it is "KV_my_5Fbucket".
+//   - Bucket: [a-z0-9-] stay as they are; every other byte, '_' and upper-case letters
+//     included, becomes "_XX". The empty bucket is "_" alone. So "orders-2024" is
+//     "orders-2024", "my_bucket" is "my_5Fbucket" (its stream is "KV_my_5Fbucket"), and
+//     "Users" is "_55sers". A bucket's stream is a directory of the server's file store, and
+//     on case-insensitive file systems (macOS, Windows) "Users" and "users" would share one;
+//     escaping upper case keeps any two encoded bucket names apart however case is folded.
 //
 // Decoding accepts only the canonical form the encoder produces, so each stored name maps back
 // to exactly one wrpc name and each wrpc name to exactly one stored name.
@@ -89,7 +92,7 @@ func EncodeBucket(n string) string {
 	b.Grow(len(n))
 	for i := 0; i < len(n); i++ {
 		c := n[i]
-		if isAlnum(c) || c == '-' {
+		if isLowerAlnum(c) || c == '-' {
 			b.WriteByte(c)
 			continue
 		}
@@ -140,6 +143,10 @@ func unescape(s string, esc byte, dots bool) (string, bool) {
 		}
 	}
 	return b.String(), true
+}
+
+func isLowerAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
 }
 
 func isAlnum(c byte) bool {

@@ -62,13 +62,16 @@ func TestEncodeBucket(t *testing.T) {
 		{"", "_"},
 		{"orders-2024", "orders-2024"},
 		{"my_bucket", "my_5Fbucket"},
+		{"Users", "_55sers"},
+		{"users", "users"},
+		{"ABC-z", "_41_42_43-z"},
 		{"_", "_5F"},
 		{"a.b", "a_2Eb"},
 		{"a/b", "a_2Fb"},
 		{"..", "_2E_2E"},
 		{" ", "_20"},
 		{"=", "_3D"},
-		{"%2F", "_252F"},
+		{"%2F", "_252_46"},
 		{"ключ 🔑", "_D0_BA_D0_BB_D1_8E_D1_87_20_F0_9F_94_91"},
 	} {
 		got := EncodeBucket(tc.in)
@@ -98,7 +101,7 @@ func TestDecodeRejectsNonCanonical(t *testing.T) {
 			t.Errorf("DecodeKey(%q) = %q, true; want false", s, k)
 		}
 	}
-	for _, s := range []string{"", "_2", "a_", "_zz", "_2e", "_61", "a.b", "a=b", "_FF", "_5f"} {
+	for _, s := range []string{"", "_2", "a_", "_zz", "_2e", "_61", "a.b", "a=b", "_FF", "_5f", "Users", "_55seRs"} {
 		if n, ok := DecodeBucket(s); ok {
 			t.Errorf("DecodeBucket(%q) = %q, true; want false", s, n)
 		}
@@ -114,7 +117,7 @@ func randomName(r *rand.Rand) string {
 		case 0:
 			b.WriteByte(special[r.IntN(len(special))])
 		case 1:
-			b.WriteByte(byte('a' + r.IntN(26)))
+			b.WriteByte("abcdefxyzABCDEFXYZ"[r.IntN(18)])
 		case 2:
 			b.WriteRune(rune(r.IntN(0x11000)))
 		default:
@@ -139,10 +142,13 @@ func TestEncodingRoundTripAndInjective(t *testing.T) {
 			t.Fatalf("keys %q and %q both encode to %q", prev, s, EncodeKey(s))
 		}
 		keys[EncodeKey(s)] = s
-		if prev, ok := buckets[EncodeBucket(s)]; ok && prev != s {
-			t.Fatalf("buckets %q and %q both encode to %q", prev, s, EncodeBucket(s))
+		// Compared with case folded: on a case-insensitive file system, bucket names that
+		// differ only in case would share a directory.
+		folded := strings.ToLower(EncodeBucket(s))
+		if prev, ok := buckets[folded]; ok && prev != s {
+			t.Fatalf("buckets %q and %q encode to %q and %q, equal but for case", prev, s, EncodeBucket(prev), EncodeBucket(s))
 		}
-		buckets[EncodeBucket(s)] = s
+		buckets[folded] = s
 	}
 }
 
@@ -178,6 +184,13 @@ func checkBucket(t *testing.T, s string) {
 	if n, ok := DecodeBucket(s); ok && EncodeBucket(n) != s {
 		t.Fatalf("DecodeBucket(%q) = %q, which encodes to %q", s, n, EncodeBucket(n))
 	}
+	// Upper case appears only as the hex digits of an escape, whose places the '_' before
+	// them fixes: so two encoded names never differ only in case.
+	for i := 0; i < len(enc); i++ {
+		if 'A' <= enc[i] && enc[i] <= 'Z' && !(i >= 1 && enc[i-1] == '_' || i >= 2 && enc[i-2] == '_') {
+			t.Fatalf("EncodeBucket(%q) = %q has an upper-case letter outside an escape", s, enc)
+		}
+	}
 }
 
 func FuzzKeyEncoding(f *testing.F) {
@@ -188,7 +201,7 @@ func FuzzKeyEncoding(f *testing.F) {
 }
 
 func FuzzBucketEncoding(f *testing.F) {
-	for _, s := range []string{"", "_", "_5F", "a-b", "ключ 🔑", "a.b", "\xff"} {
+	for _, s := range []string{"", "_", "_5F", "a-b", "Users", "ключ 🔑", "a.b", "\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkBucket(t, s) })
