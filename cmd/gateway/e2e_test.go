@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -634,4 +635,58 @@ func TestDeleteMarkerTTL(t *testing.T) {
 		}
 	}
 	expectStatus(t, "GET after the marker expired", curl(t, key), 404)
+}
+
+// TestFaultsUnderGateway runs a gateway and a standalone JetStream provider on an external NATS
+// server, then takes each away: with the provider killed, requests get 503 no-responders at
+// once and work again when a provider is back; with NATS down, they get 503 unavailable and
+// work again, data intact, once NATS is back on its address.
+func TestFaultsUnderGateway(t *testing.T) {
+	store := t.TempDir()
+	ns := natstest.Run(t, natstest.JetStream(store))
+	port := ns.Addr().(*net.TCPAddr).Port
+	url := ns.ClientURL()
+	prov := startGateway(t, "provider", "--nats-url", url)
+	gw := startGateway(t, "--nats-url", url)
+	key := gw.url + "/buckets/faults/keys/k"
+	expectStatus(t, "PUT", curl(t, "-X", "PUT", "--data-binary", "kept", key), 204)
+
+	unavailable := func(what, problemType string) {
+		t.Helper()
+		r := curl(t, key)
+		expectStatus(t, what, r, 503)
+		if r.header.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte(problemType)) {
+			t.Fatalf("%s: Retry-After %q, body %s; want Retry-After and a %s problem",
+				what, r.header.Get("Retry-After"), r.body, problemType)
+		}
+		expectStatus(t, what+": readyz", curl(t, gw.url+"/readyz"), 503)
+	}
+	// back polls until the value reads again: reconnecting takes the clients a moment.
+	back := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := curl(t, key)
+			if r.status == 200 && string(r.body) == "kept" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GET = %d %s 30 s later; want 200 kept", what, r.status, r.body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		expectStatus(t, what+": readyz", curl(t, gw.url+"/readyz"), 200)
+	}
+
+	_ = prov.stop(t, syscall.SIGKILL)
+	unavailable("GET with the provider killed", "no-responders")
+	startGateway(t, "provider", "--nats-url", url)
+	back("after a new provider started")
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	unavailable("GET with NATS down", "unavailable")
+	natstest.Run(t, natstest.JetStream(store), natstest.Port(port))
+	back("after NATS restarted")
+	expectStatus(t, "PUT after NATS restarted", curl(t, "-X", "PUT", "--data-binary", "new", gw.url+"/buckets/faults/keys/k2"), 204)
 }
