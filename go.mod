@@ -11,6 +11,7 @@ require (
 	github.com/nats-io/nkeys v0.4.16
 	github.com/nats-io/nuid v1.0.1
 	go.yaml.in/yaml/v4 v4.0.0
+	golang.org/x/sync v0.25.0
 )
 
 require (

@@ -36,6 +36,8 @@ const (
 	DefaultBatchConcurrency  = 16
 	DefaultMaxListCalls      = 8
 	DefaultReadyTimeout      = 2 * time.Second
+	DefaultMaxBufferedBytes  = 256 << 20
+	DefaultBufferWait        = 10 * time.Second
 )
 
 // maxListLimit is the largest page list-keys answers; the spec states it as the maximum of
@@ -72,6 +74,11 @@ type Options struct {
 	// MaxListCalls bounds the provider list-keys calls one list request makes while filling
 	// a page (default 8); when reached, the page is answered short, with a cursor.
 	MaxListCalls int
+	// MaxBufferedBytes bounds the request bodies all requests buffer at once (default
+	// DefaultMaxBufferedBytes, 256 MiB, raised to the largest body a request may send). A
+	// request waits up to BufferWait (default 10 s) for room, then answers 503.
+	MaxBufferedBytes int64
+	BufferWait       time.Duration
 
 	// CORSOrigins lists the origins allowed to call the API from browsers on other
 	// origins; "*" allows every origin. Empty allows none: OPTIONS still answers 204 with
@@ -95,6 +102,7 @@ type handler struct {
 	allow  map[string]string // pattern -> Allow header value
 	cors   corsPolicy
 	apiTop []string
+	budget *bodyBudget
 
 	validateAll    openapi3filter.Options
 	validateNoBody openapi3filter.Options
@@ -132,12 +140,13 @@ func New(opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	h := &handler{
-		opts:  opts,
-		store: opts.Store,
-		log:   opts.Logger,
-		spec:  sp,
-		allow: make(map[string]string),
-		cors:  newCORSPolicy(opts.CORSOrigins),
+		opts:   opts,
+		store:  opts.Store,
+		log:    opts.Logger,
+		spec:   sp,
+		allow:  make(map[string]string),
+		cors:   newCORSPolicy(opts.CORSOrigins),
+		budget: newBodyBudget(opts.MaxBufferedBytes, opts.BufferWait),
 		// The handlers apply defaults themselves, so the validator never rewrites a
 		// request's query or body.
 		validateAll: openapi3filter.Options{SkipSettingDefaults: true},
@@ -233,12 +242,21 @@ func (o *Options) setDefaults() error {
 	if o.MaxListCalls == 0 {
 		o.MaxListCalls = DefaultMaxListCalls
 	}
+	if o.MaxBufferedBytes == 0 {
+		o.MaxBufferedBytes = max(DefaultMaxBufferedBytes, o.MaxValueBytes, o.MaxBatchBodyBytes)
+	}
+	if o.BufferWait == 0 {
+		o.BufferWait = DefaultBufferWait
+	}
 	switch {
 	case o.MaxValueBytes < 0 || o.MaxValueBytes > 1<<40:
 		return fmt.Errorf("handlers: MaxValueBytes %d out of range", o.MaxValueBytes)
 	case o.MaxKeyBytes < 0, o.MaxBucketBytes < 0, o.MaxBatchItems < 0, o.MaxBatchBodyBytes < 0,
-		o.BatchConcurrency < 0, o.MaxListCalls < 0:
+		o.BatchConcurrency < 0, o.MaxListCalls < 0, o.BufferWait < 0:
 		return errors.New("handlers: negative limit in Options")
+	case o.MaxBufferedBytes < max(o.MaxValueBytes, o.MaxBatchBodyBytes, maxIncrementBodyBytes):
+		return fmt.Errorf("handlers: MaxBufferedBytes %d is less than the largest request body (%d bytes)",
+			o.MaxBufferedBytes, max(o.MaxValueBytes, o.MaxBatchBodyBytes, maxIncrementBodyBytes))
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -25,6 +25,8 @@ type input struct {
 	bucket string
 	key    string
 	body   []byte // JSON routes only
+	// release gives back the body budget the request reserved, once it is answered.
+	release func()
 }
 
 // body says how an operation's request body is read before validation.
@@ -61,6 +63,9 @@ func (h *handler) handle(op *operation, route *routers.Route) http.Handler {
 		if err != nil {
 			writeError(w, r, err, in)
 		}
+		if in.release != nil {
+			in.release()
+		}
 	})
 }
 
@@ -88,7 +93,7 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, op *operation, 
 		}
 		validation = &h.validateNoBody
 	case bodyJSON:
-		if in.body, err = readJSON(w, r, op.jsonLimit(h)); err != nil {
+		if in.body, err = h.readJSON(w, r, in, op.jsonLimit(h)); err != nil {
 			return err
 		}
 		// The validator reads the body again; hand it the bytes already read.
@@ -134,24 +139,10 @@ func pathParam(r *http.Request, name string, max int) (string, error) {
 // readJSON reads a JSON request body of at most limit bytes. An empty body is returned as
 // such (the validator decides whether the operation needs one); a non-empty one must be
 // declared application/json and be valid UTF-8.
-func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, tooLarge("the request body", limit)
-	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	var data []byte
-	var err error
-	body := http.MaxBytesReader(w, r.Body, limit)
-	if r.ContentLength > 0 {
-		data = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(body, data)
-	} else {
-		data, err = io.ReadAll(body)
-	}
+func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, in *input, limit int64) ([]byte, error) {
+	data, err := h.readBody(w, r, in, limit, "the request body")
 	if err != nil {
-		return nil, readError(err, "the request body", limit)
+		return nil, err
 	}
 	if len(data) == 0 {
 		return nil, nil

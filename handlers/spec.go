@@ -42,6 +42,7 @@ func limitPatches(o *Options) []limitPatch {
 		p(maxIncrementBodyBytes, "info", "x-limits", "maxIncrementBodyBytes"),
 		p(maxListLimit, "info", "x-limits", "maxListLimit"),
 		p(uint64(o.MaxListCalls), "info", "x-limits", "maxListProviderCalls"),
+		p(uint64(o.MaxBufferedBytes), "info", "x-limits", "maxBufferedBytes"),
 		p(uint64(o.MaxBucketBytes), "components", "schemas", "Bucket", "maxLength"),
 		p(uint64(o.MaxKeyBytes), "components", "schemas", "Key", "maxLength"),
 		p(uint64(o.MaxValueBytes), "components", "schemas", "Value", "maxLength"),

@@ -109,6 +109,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if _, err := New(Options{Store: errStore{}, MaxKeyBytes: -1}); err == nil {
 		t.Errorf("New with a negative limit succeeded")
 	}
+	if _, err := New(Options{Store: errStore{}, MaxBufferedBytes: 1 << 20}); err == nil {
+		t.Errorf("New with a body budget smaller than the largest body succeeded")
+	}
 }
 
 // yamlContent and jsonContent decode a document into comparable values, numbers as their

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,20 +78,11 @@ func (h *handler) headValue(w http.ResponseWriter, r *http.Request, in *input) e
 
 // putValue stores the body verbatim, whatever its Content-Type. A body over MaxValueBytes is
 // refused from its Content-Length before any of it is read, and otherwise (chunked) as soon
-// as the limit is passed.
+// as the limit is passed; an empty body is an empty value.
 func (h *handler) putValue(w http.ResponseWriter, r *http.Request, in *input) error {
-	limit := h.opts.MaxValueBytes
-	body := http.MaxBytesReader(w, r.Body, limit)
-	var v []byte
-	var err error
-	if r.ContentLength >= 0 {
-		v = make([]byte, r.ContentLength) // at most limit, checked before validation
-		_, err = io.ReadFull(body, v)
-	} else {
-		v, err = io.ReadAll(body)
-	}
+	v, err := h.readBody(w, r, in, h.opts.MaxValueBytes, "the value")
 	if err != nil {
-		return readError(err, "the value", limit)
+		return err
 	}
 	if err := h.store.Set(r.Context(), in.bucket, in.key, v); err != nil {
 		return err

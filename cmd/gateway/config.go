@@ -23,6 +23,7 @@ type config struct {
 	headers       headerFlag
 	timeout       time.Duration
 	maxValueBytes int64
+	maxBuffered   int64
 	maxKeyBytes   int
 	maxBucketLen  int
 	corsOrigins   listFlag
@@ -130,6 +131,8 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 		fs.IntVar(&cfg.maxBucketLen, "max-bucket-bytes", 64, "longest bucket name accepted, in UTF-8 bytes")
 		fs.Var(&cfg.corsOrigins, "cors-origin", "`origin` allowed to call the API from browser pages of other origins, repeatable;\n* allows any (default none: only pages the gateway serves)")
 		fs.IntVar(&cfg.maxBatchItems, "max-batch-items", 1000, "most items in one batch request")
+		cfg.maxBuffered = 256 << 20
+		fs.Var(byteSize{&cfg.maxBuffered}, "max-buffered-bytes", "most request body bytes buffered at once across requests; a request that finds no room\nwithin 10s gets 503 (default 256MiB, at least the largest body a request may send)")
 		fs.DurationVar(&cfg.shutdownWait, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
 		fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (used without --nats-url)")
 		fs.StringVar(&cfg.provider, "provider", "", "embedded provider: jetstream, memory or none (default jetstream with the embedded\nNATS server, none with --nats-url)")

@@ -123,15 +123,16 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 
 	api, err := handlers.New(handlers.Options{
-		Store:          kv,
-		Ready:          readiness(nc, kv),
-		MaxValueBytes:  cfg.maxValueBytes,
-		MaxKeyBytes:    cfg.maxKeyBytes,
-		MaxBucketBytes: cfg.maxBucketLen,
-		CORSOrigins:    cfg.corsOrigins,
-		MaxBatchItems:  cfg.maxBatchItems,
-		Logger:         log,
-		UI:             web.Handler(),
+		Store:            kv,
+		Ready:            readiness(nc, kv),
+		MaxValueBytes:    cfg.maxValueBytes,
+		MaxKeyBytes:      cfg.maxKeyBytes,
+		MaxBucketBytes:   cfg.maxBucketLen,
+		CORSOrigins:      cfg.corsOrigins,
+		MaxBatchItems:    cfg.maxBatchItems,
+		MaxBufferedBytes: cfg.maxBuffered,
+		Logger:           log,
+		UI:               web.Handler(),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,112 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// Request bodies are buffered whole: a value travels in one wRPC call, and a JSON body is
+// validated whole. So that many requests at once cannot make the gateway buffer without
+// bound, all bodies share a budget of MaxBufferedBytes. A request reserves its declared
+// Content-Length (its limit when it declares none) before reading any of it, waits up to
+// BufferWait when the budget is spent, and holds the reservation until it is answered.
+// Memory itself grows with the bytes that arrive, not with what a header announces.
+
+// bodyBudget is the share of MaxBufferedBytes still free.
+type bodyBudget struct {
+	sem  *semaphore.Weighted
+	size int64
+	wait time.Duration
+}
+
+func newBodyBudget(size int64, wait time.Duration) *bodyBudget {
+	return &bodyBudget{sem: semaphore.NewWeighted(size), size: size, wait: wait}
+}
+
+// reserve takes n bytes of the budget, waiting at most b.wait, and returns the function that
+// gives them back (safe to call more than once).
+func (b *bodyBudget) reserve(ctx context.Context, n int64) (func(), error) {
+	wctx, cancel := context.WithTimeout(ctx, b.wait)
+	defer cancel()
+	if err := b.sem.Acquire(wctx, n); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the client went away
+		}
+		return nil, newProblem(kindUnavailable,
+			"the gateway is already buffering request bodies up to its limit of %d bytes; retry shortly", b.size)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { b.sem.Release(n) }) }, nil
+}
+
+// readBody reads the body of r, at most limit bytes, within the body budget; in.release
+// gives the reservation back once the request is answered. what names the body in errors.
+// A request without a body reads as empty.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request, in *input, limit int64, what string) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(what, limit)
+	}
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return []byte{}, nil
+	}
+	n := r.ContentLength
+	if n < 0 {
+		n = limit
+	}
+	release, err := h.budget.reserve(r.Context(), n)
+	if err != nil {
+		return nil, err
+	}
+	in.release = release
+	data, err := readGrowing(http.MaxBytesReader(w, r.Body, limit), n)
+	if err == nil && r.ContentLength > int64(len(data)) {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, readError(err, what, limit)
+	}
+	return data, nil
+}
+
+// errBodyTooLong is a body that goes on past the length it declared.
+var errBodyTooLong = errors.New("body longer than declared")
+
+// readGrowing reads r to its end, expecting at most n bytes. The buffer starts small and
+// doubles as bytes arrive, up to n, so a length announced but never sent costs no memory.
+func readGrowing(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, 0, min(n, 64<<10))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*int64(cap(buf)), n))
+			copy(grown, buf)
+			buf = grown
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var probe [1]byte
+	for {
+		m, err := r.Read(probe[:])
+		if m > 0 {
+			return nil, errBodyTooLong
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
