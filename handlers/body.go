@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 // bound, all bodies share a budget of MaxBufferedBytes. A request reserves its declared
 // Content-Length (its limit when it declares none) before reading any of it, waits up to
 // BufferWait when the budget is spent, and holds the reservation until it is answered.
-// Memory itself grows with the bytes that arrive, not with what a header announces.
+// Memory itself grows with the bytes that arrive, not with what a header announces. A body
+// that stops arriving for BodyIdleTimeout ends the request with 408, so a client that sends
+// headers and then nothing cannot hold a reservation for ever.
 
 // bodyBudget is the share of MaxBufferedBytes still free.
 type bodyBudget struct {
@@ -64,14 +67,46 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, in *input, li
 		return nil, err
 	}
 	in.release = release
-	data, err := readGrowing(http.MaxBytesReader(w, r.Body, limit), n)
+	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Time{}) == nil { // a server connection, not a test recorder
+		body = &idleReader{r: body, rc: rc, idle: h.opts.BodyIdleTimeout}
+		// Cleared once the body is read: the server watches the idle connection for a
+		// hang-up while the request is served, and a deadline passing then would cancel it.
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	data, err := readGrowing(body, n)
 	if err == nil && r.ContentLength > int64(len(data)) {
 		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		// What is left of the body on the connection is no request: close it after the answer
+		// rather than let the server read on to reuse it.
+		w.Header().Set("Connection", "close")
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		p := newProblem(kindBodyTimeout, "no byte of %s arrived for %v", what, h.opts.BodyIdleTimeout)
+		p.cause = err
+		return nil, p
 	}
 	if err != nil {
 		return nil, readError(err, what, limit)
 	}
 	return data, nil
+}
+
+// idleReader gives each read of a body a deadline of idle from the moment it starts.
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	if err := ir.rc.SetReadDeadline(time.Now().Add(ir.idle)); err != nil {
+		return 0, err
+	}
+	return ir.r.Read(p)
 }
 
 // errBodyTooLong is a body that goes on past the length it declared.

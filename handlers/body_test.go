@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -88,5 +91,70 @@ func TestReadGrowing(t *testing.T) {
 		if tc.name == "shorter than declared" && cap(got) > 64<<10 {
 			t.Errorf("a 1 GiB declaration with 10 bytes sent grew the buffer to %d bytes", cap(got))
 		}
+	}
+}
+
+// TestBodyIdleTimeout, over a real server: a body that stops arriving ends with 408 once
+// BodyIdleTimeout passes without a byte, storing nothing and freeing its budget; a body that
+// arrives slowly but steadily is stored.
+func TestBodyIdleTimeout(t *testing.T) {
+	g := newGW(t, Options{MaxValueBytes: 1000, MaxBatchBodyBytes: 5000, MaxBufferedBytes: 5000, BodyIdleTimeout: time.Second})
+	srv := httptest.NewServer(g.h)
+	defer srv.Close()
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second)) // a hang guard, not a timing check
+	stalled := "PUT " + keyPath("b", "stalled") + " HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000\r\n\r\n" + strings.Repeat("x", 10)
+	if _, err := io.WriteString(conn, stalled); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to a stalled body: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	r := &resp{status: res.StatusCode, header: res.Header, body: body}
+	if err := g.validate(httptest.NewRequest(http.MethodPut, keyPath("b", "stalled"), nil), r); err != nil {
+		t.Errorf("408 does not match openapi.yaml: %v", err)
+	}
+	if p := r.problem(t); r.status != http.StatusRequestTimeout || p.Type != "/problems/body-timeout" {
+		t.Fatalf("stalled body = %d %+v; want 408 body-timeout", r.status, p)
+	}
+	wantStatus(t, "GET", "stalled", g.get(t, keyPath("b", "stalled")), http.StatusNotFound)
+
+	// Its reservation is back: a body of the whole budget goes through.
+	items := `{"items": [{"key": "a", "value": "QUJD"}]}`
+	items += strings.Repeat(" ", 5000-len(items))
+	wantStatus(t, "POST", "batch/set", g.do(t, req{method: http.MethodPost, target: "/buckets/b/batch/set",
+		body: strings.NewReader(items), header: map[string]string{"Content-Type": "application/json"}}), http.StatusNoContent)
+
+	// 1.5 s of body, a byte every 300 ms: slower than the idle timeout in total, never idle.
+	pr, pw := io.Pipe()
+	go func() {
+		for i := range 5 {
+			time.Sleep(300 * time.Millisecond)
+			_, _ = pw.Write([]byte{byte('0' + i)})
+		}
+		pw.Close()
+	}()
+	rq, err := http.NewRequest(http.MethodPut, srv.URL+keyPath("b", "steady"), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rq.ContentLength = 5
+	sr, err := srv.Client().Do(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr.Body.Close()
+	if sr.StatusCode != http.StatusNoContent {
+		t.Fatalf("steady slow body = %d; want 204", sr.StatusCode)
+	}
+	if r := g.get(t, keyPath("b", "steady")); string(r.body) != "01234" {
+		t.Errorf("GET steady = %q; want 01234", r.body)
 	}
 }

@@ -38,6 +38,7 @@ const (
 	DefaultReadyTimeout      = 2 * time.Second
 	DefaultMaxBufferedBytes  = 256 << 20
 	DefaultBufferWait        = 10 * time.Second
+	DefaultBodyIdleTimeout   = 30 * time.Second
 )
 
 // maxListLimit is the largest page list-keys answers; the spec states it as the maximum of
@@ -79,6 +80,10 @@ type Options struct {
 	// request waits up to BufferWait (default 10 s) for room, then answers 503.
 	MaxBufferedBytes int64
 	BufferWait       time.Duration
+	// BodyIdleTimeout ends a request whose body stops arriving: when no byte comes for this
+	// long (default 30 s, whole seconds), it answers 408 and gives its buffer budget back.
+	// Bodies that arrive slowly but steadily are not limited.
+	BodyIdleTimeout time.Duration
 
 	// CORSOrigins lists the origins allowed to call the API from browsers on other
 	// origins; "*" allows every origin. Empty allows none: OPTIONS still answers 204 with
@@ -248,12 +253,17 @@ func (o *Options) setDefaults() error {
 	if o.BufferWait == 0 {
 		o.BufferWait = DefaultBufferWait
 	}
+	if o.BodyIdleTimeout == 0 {
+		o.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
 	switch {
 	case o.MaxValueBytes < 0 || o.MaxValueBytes > 1<<40:
 		return fmt.Errorf("handlers: MaxValueBytes %d out of range", o.MaxValueBytes)
 	case o.MaxKeyBytes < 0, o.MaxBucketBytes < 0, o.MaxBatchItems < 0, o.MaxBatchBodyBytes < 0,
 		o.BatchConcurrency < 0, o.MaxListCalls < 0, o.BufferWait < 0:
 		return errors.New("handlers: negative limit in Options")
+	case o.BodyIdleTimeout < time.Second || o.BodyIdleTimeout%time.Second != 0:
+		return fmt.Errorf("handlers: BodyIdleTimeout %v is not a whole number of seconds", o.BodyIdleTimeout)
 	case o.MaxBufferedBytes < max(o.MaxValueBytes, o.MaxBatchBodyBytes, maxIncrementBodyBytes):
 		return fmt.Errorf("handlers: MaxBufferedBytes %d is less than the largest request body (%d bytes)",
 			o.MaxBufferedBytes, max(o.MaxValueBytes, o.MaxBatchBodyBytes, maxIncrementBodyBytes))

@@ -30,6 +30,7 @@ var (
 	kindMethod          = kind{"/problems/method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed}
 	kindNotUTF8         = kind{"/problems/not-utf8", "Value is not UTF-8", http.StatusConflict}
 	kindNotCounter      = kind{"/problems/not-a-counter", "Not a counter", http.StatusConflict}
+	kindBodyTimeout     = kind{"/problems/body-timeout", "Request body timeout", http.StatusRequestTimeout}
 	kindBodyTooLarge    = kind{"/problems/body-too-large", "Request body too large", http.StatusRequestEntityTooLarge}
 	kindURITooLong      = kind{"/problems/uri-too-long", "Path parameter too long", http.StatusRequestURITooLong}
 	kindMediaType       = kind{"/problems/unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v4"
@@ -43,6 +44,7 @@ func limitPatches(o *Options) []limitPatch {
 		p(maxListLimit, "info", "x-limits", "maxListLimit"),
 		p(uint64(o.MaxListCalls), "info", "x-limits", "maxListProviderCalls"),
 		p(uint64(o.MaxBufferedBytes), "info", "x-limits", "maxBufferedBytes"),
+		p(uint64(o.BodyIdleTimeout/time.Second), "info", "x-limits", "bodyIdleSeconds"),
 		p(uint64(o.MaxBucketBytes), "components", "schemas", "Bucket", "maxLength"),
 		p(uint64(o.MaxKeyBytes), "components", "schemas", "Key", "maxLength"),
 		p(uint64(o.MaxValueBytes), "components", "schemas", "Value", "maxLength"),
