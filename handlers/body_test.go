@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -156,5 +158,59 @@ func TestBodyIdleTimeout(t *testing.T) {
 	}
 	if r := g.get(t, keyPath("b", "steady")); string(r.body) != "01234" {
 		t.Errorf("GET steady = %q; want 01234", r.body)
+	}
+}
+
+// TestResponseIdleTimeout, over a real server: when a client stops reading a large value, the
+// handler gives up once BodyIdleTimeout passes without progress (freeing the value), short of
+// the whole value, and logs why; a client that reads gets all of it.
+func TestResponseIdleTimeout(t *testing.T) {
+	sink := &logSink{}
+	g := newGW(t, Options{BodyIdleTimeout: time.Second, Logger: slog.New(sink)})
+	srv := httptest.NewServer(g.h)
+	defer srv.Close()
+	value := bytes.Repeat([]byte("0123456789abcdef"), (12<<20)/16)
+	wantStatus(t, "PUT", "big", g.put(t, keyPath("b", "big"), value), http.StatusNoContent)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A small receive buffer, so that the kernel cannot take the whole value off the server.
+	_ = conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	if _, err := io.WriteString(conn, "GET "+keyPath("b", "big")+" HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The request's log record is written when its handler returns; without a deadline on
+	// the writes it never would while nobody reads.
+	var attrs map[string]string
+	for deadline := time.Now().Add(30 * time.Second); attrs == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the handler still sends 30 s after its client stopped reading")
+		}
+		time.Sleep(50 * time.Millisecond)
+		sink.mu.Lock()
+		for _, r := range sink.records {
+			a := map[string]string{}
+			r.Attrs(func(x slog.Attr) bool { a[x.Key] = x.Value.String(); return true })
+			if a["method"] == "GET" && a["path"] == keyPath("b", "big") {
+				attrs = a
+			}
+		}
+		sink.mu.Unlock()
+	}
+	if sent, _ := strconv.Atoi(attrs["bytes"]); sent >= len(value) || !strings.Contains(attrs["error"], "sending the value") {
+		t.Fatalf("log of the abandoned GET: %v; want fewer than %d bytes and the send error", attrs, len(value))
+	}
+
+	r, err := srv.Client().Get(srv.URL + keyPath("b", "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil || !bytes.Equal(got, value) {
+		t.Fatalf("GET by a reading client: %d bytes, %v; want the %d-byte value", len(got), err, len(value))
 	}
 }

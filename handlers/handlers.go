@@ -82,7 +82,8 @@ type Options struct {
 	BufferWait       time.Duration
 	// BodyIdleTimeout ends a request whose body stops arriving: when no byte comes for this
 	// long (default 30 s, whole seconds), it answers 408 and gives its buffer budget back.
-	// Bodies that arrive slowly but steadily are not limited.
+	// A value's response that cannot be sent for as long ends its connection. Bodies that
+	// move slowly but steadily are not limited.
 	BodyIdleTimeout time.Duration
 
 	// CORSOrigins lists the origins allowed to call the API from browsers on other

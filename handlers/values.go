@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
@@ -36,8 +38,36 @@ func (h *handler) getValue(w http.ResponseWriter, r *http.Request, in *input) er
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Security-Policy", valueCSP)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(v)
+	h.writeValue(w, r, v)
 	return nil
+}
+
+// writeValue sends v in pieces, each with BodyIdleTimeout to go out: a client that stops
+// reading loses the connection after that long, and the value it held in memory is freed.
+// Slow but steady readers are not limited.
+func (h *handler) writeValue(w http.ResponseWriter, r *http.Request, v []byte) {
+	rc := http.NewResponseController(w)
+	if rc.SetWriteDeadline(time.Time{}) != nil { // not a server connection
+		_, _ = w.Write(v)
+		return
+	}
+	// Cleared at the end: the connection may serve further requests.
+	defer rc.SetWriteDeadline(time.Time{})
+	const piece = 256 << 10
+	for len(v) > 0 {
+		n := min(len(v), piece)
+		if rc.SetWriteDeadline(time.Now().Add(h.opts.BodyIdleTimeout)) != nil {
+			return
+		}
+		if _, err := w.Write(v[:n]); err != nil {
+			if rec := recordFrom(r.Context()); rec != nil {
+				rec.err = fmt.Errorf("sending the value: %w", err)
+			}
+			return
+		}
+		v = v[n:]
+	}
+	_ = rc.Flush() // while the deadline holds
 }
 
 // etag is a strong entity tag for value: 128 bits of its SHA-256, base64url.
