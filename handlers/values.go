@@ -46,14 +46,15 @@ func (h *handler) getValue(w http.ResponseWriter, r *http.Request, in *input) er
 // reading loses the connection after that long, and the value it held in memory is freed.
 // Slow but steady readers are not limited.
 func (h *handler) writeValue(w http.ResponseWriter, r *http.Request, v []byte) {
+	const piece = 256 << 10
 	rc := http.NewResponseController(w)
-	if rc.SetWriteDeadline(time.Time{}) != nil { // not a server connection
+	// A value of one piece or less costs little to hold, and the socket's buffer takes it.
+	if len(v) <= piece || rc.SetWriteDeadline(time.Time{}) != nil { // or not a server connection
 		_, _ = w.Write(v)
 		return
 	}
 	// Cleared at the end: the connection may serve further requests.
 	defer rc.SetWriteDeadline(time.Time{})
-	const piece = 256 << 10
 	for len(v) > 0 {
 		n := min(len(v), piece)
 		if rc.SetWriteDeadline(time.Now().Add(h.opts.BodyIdleTimeout)) != nil {
