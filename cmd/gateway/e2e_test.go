@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -689,4 +690,37 @@ func TestFaultsUnderGateway(t *testing.T) {
 	natstest.Run(t, natstest.JetStream(store), natstest.Port(port))
 	back("after NATS restarted")
 	expectStatus(t, "PUT after NATS restarted", curl(t, "-X", "PUT", "--data-binary", "new", gw.url+"/buckets/faults/keys/k2"), 204)
+}
+
+// TestLeastPrivilegeNATS runs a gateway and a standalone JetStream provider as NATS users
+// holding exactly the permissions the README lists for them, and uses every kind of route.
+func TestLeastPrivilegeNATS(t *testing.T) {
+	const prefix = "lattice.kv"
+	ns := natstest.Run(t, natstest.JetStream(t.TempDir()), natstest.Users(
+		&server.User{Username: "gateway", Password: "gw-pass", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{prefix + ".wrpc.>", "_INBOX.>"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+		}},
+		&server.User{Username: "provider", Password: "prov-pass", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{"_INBOX.>", "$JS.API.>", "$KV.>"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{prefix + ".wrpc.>", "_INBOX.>"}},
+		}},
+	))
+	startGateway(t, "provider", "--nats-url", ns.ClientURL(), "--nats-user", "provider", "--nats-password", "prov-pass", "--prefix", prefix)
+	gw := startGateway(t, "--nats-url", ns.ClientURL(), "--nats-user", "gateway", "--nats-password", "gw-pass", "--prefix", prefix)
+
+	b := gw.url + "/buckets/Least%20privilege"
+	expectStatus(t, "readyz", curl(t, gw.url+"/readyz"), 200)
+	expectStatus(t, "PUT", curl(t, "-X", "PUT", "--data-binary", "v", b+"/keys/k"), 204)
+	if r := curl(t, b+"/keys/k"); r.status != 200 || string(r.body) != "v" {
+		t.Fatalf("GET = %d %q", r.status, r.body)
+	}
+	expectStatus(t, "HEAD", curl(t, "-I", b+"/keys/k"), 200)
+	expectStatus(t, "increment", curl(t, "-X", "POST", b+"/keys/n/increment"), 200)
+	expectStatus(t, "list", curl(t, b+"/keys?limit=1"), 200)
+	expectStatus(t, "batch get", curl(t, "-X", "POST", "-H", "Content-Type: application/json", "-d", `{"keys":["k","n"]}`, b+"/batch/get"), 200)
+	expectStatus(t, "batch set", curl(t, "-X", "POST", "-H", "Content-Type: application/json", "-d", `{"items":[{"key":"a","value":"dg=="}]}`, b+"/batch/set"), 204)
+	expectStatus(t, "batch delete", curl(t, "-X", "POST", "-H", "Content-Type: application/json", "-d", `{"keys":["a"]}`, b+"/batch/delete"), 204)
+	expectStatus(t, "DELETE", curl(t, "-X", "DELETE", b+"/keys/k"), 204)
+	expectStatus(t, "GET after DELETE", curl(t, b+"/keys/k"), 404)
 }

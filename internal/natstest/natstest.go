@@ -51,6 +51,11 @@ func UserPassword(user, password string) Option {
 	return func(o *server.Options) { o.Username, o.Password = user, password }
 }
 
+// Users requires clients to authenticate as one of users, each with its own permissions.
+func Users(users ...*server.User) Option {
+	return func(o *server.Options) { o.Users = append(o.Users, users...) }
+}
+
 // NKeyUser requires clients to authenticate as the nkey user whose public key is given.
 func NKeyUser(publicKey string) Option {
 	return func(o *server.Options) { o.Nkeys = append(o.Nkeys, &server.NkeyUser{Nkey: publicKey}) }
