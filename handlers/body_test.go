@@ -100,7 +100,7 @@ func TestReadGrowing(t *testing.T) {
 // BodyIdleTimeout passes without a byte, storing nothing and freeing its budget; a body that
 // arrives slowly but steadily is stored.
 func TestBodyIdleTimeout(t *testing.T) {
-	g := newGW(t, Options{MaxValueBytes: 1000, MaxBatchBodyBytes: 5000, MaxBufferedBytes: 5000, BodyIdleTimeout: time.Second})
+	g := newGW(t, Options{MaxValueBytes: 1000, MaxBatchBodyBytes: 5000, MaxBufferedBytes: 5000, BodyIdleTimeout: 2 * time.Second})
 	srv := httptest.NewServer(g.h)
 	defer srv.Close()
 
@@ -134,11 +134,11 @@ func TestBodyIdleTimeout(t *testing.T) {
 	wantStatus(t, "POST", "batch/set", g.do(t, req{method: http.MethodPost, target: "/buckets/b/batch/set",
 		body: strings.NewReader(items), header: map[string]string{"Content-Type": "application/json"}}), http.StatusNoContent)
 
-	// 1.5 s of body, a byte every 300 ms: slower than the idle timeout in total, never idle.
+	// 2.5 s of body, a byte every 250 ms: longer than the idle timeout in total, never idle.
 	pr, pw := io.Pipe()
 	go func() {
-		for i := range 5 {
-			time.Sleep(300 * time.Millisecond)
+		for i := range 10 {
+			time.Sleep(250 * time.Millisecond)
 			_, _ = pw.Write([]byte{byte('0' + i)})
 		}
 		pw.Close()
@@ -147,7 +147,7 @@ func TestBodyIdleTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rq.ContentLength = 5
+	rq.ContentLength = 10
 	sr, err := srv.Client().Do(rq)
 	if err != nil {
 		t.Fatal(err)
@@ -156,8 +156,8 @@ func TestBodyIdleTimeout(t *testing.T) {
 	if sr.StatusCode != http.StatusNoContent {
 		t.Fatalf("steady slow body = %d; want 204", sr.StatusCode)
 	}
-	if r := g.get(t, keyPath("b", "steady")); string(r.body) != "01234" {
-		t.Errorf("GET steady = %q; want 01234", r.body)
+	if r := g.get(t, keyPath("b", "steady")); string(r.body) != "0123456789" {
+		t.Errorf("GET steady = %q; want 0123456789", r.body)
 	}
 }
 
