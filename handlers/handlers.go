@@ -248,8 +248,9 @@ func (o *Options) setDefaults() error {
 	if o.MaxListCalls == 0 {
 		o.MaxListCalls = DefaultMaxListCalls
 	}
+	largestBody := max(o.MaxValueBytes, o.MaxBatchBodyBytes, maxIncrementBodyBytes)
 	if o.MaxBufferedBytes == 0 {
-		o.MaxBufferedBytes = max(DefaultMaxBufferedBytes, o.MaxValueBytes, o.MaxBatchBodyBytes)
+		o.MaxBufferedBytes = max(DefaultMaxBufferedBytes, largestBody)
 	}
 	if o.BufferWait == 0 {
 		o.BufferWait = DefaultBufferWait
@@ -265,9 +266,9 @@ func (o *Options) setDefaults() error {
 		return errors.New("handlers: negative limit in Options")
 	case o.BodyIdleTimeout < time.Second || o.BodyIdleTimeout%time.Second != 0:
 		return fmt.Errorf("handlers: BodyIdleTimeout %v is not a whole number of seconds", o.BodyIdleTimeout)
-	case o.MaxBufferedBytes < max(o.MaxValueBytes, o.MaxBatchBodyBytes, maxIncrementBodyBytes):
+	case o.MaxBufferedBytes < largestBody:
 		return fmt.Errorf("handlers: MaxBufferedBytes %d is less than the largest request body (%d bytes)",
-			o.MaxBufferedBytes, max(o.MaxValueBytes, o.MaxBatchBodyBytes, maxIncrementBodyBytes))
+			o.MaxBufferedBytes, largestBody)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
