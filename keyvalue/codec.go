@@ -359,8 +359,10 @@ type decoder struct {
 
 func (d *decoder) fail(field string, err error) {
 	if errors.Is(err, wire.ErrTruncated) {
-		// Kept bare: callers read it as "need more bytes", often several times per call.
-		d.err = err
+		// Kept bare (a bound on the length only moved to count from the start of the
+		// value): callers read it as "need more bytes", often several times per call, and
+		// refuse a value announced larger than they accept.
+		d.err = wire.Offset(err, d.n)
 		return
 	}
 	d.err = fmt.Errorf("keyvalue: decoding %s: %s: %w", d.what, field, err)

@@ -72,8 +72,14 @@ func fuzzCodec(f *testing.F, c codec) {
 		}
 		if n <= 4096 {
 			for i := range n {
-				if _, m, err := c.decode(data[:i:i]); !errors.Is(err, wire.ErrTruncated) || m != 0 {
+				_, m, err := c.decode(data[:i:i])
+				if !errors.Is(err, wire.ErrTruncated) || m != 0 {
 					t.Fatalf("prefix % x of an accepted input: n %d, error %v; want ErrTruncated", data[:i], m, err)
+				}
+				// A stated length is a true bound, counted from the start of the value.
+				var te *wire.TruncatedError
+				if errors.As(err, &te) && (te.Need <= uint64(i) || te.Need > uint64(n)) {
+					t.Fatalf("prefix % x of a %d-byte input: need %d", data[:i], n, te.Need)
 				}
 			}
 		}

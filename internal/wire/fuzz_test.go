@@ -11,7 +11,8 @@ import (
 // Each target decodes arbitrary bytes and checks, for every decoder:
 //   - it does not panic; on error n is 0 and the error matches exactly one sentinel;
 //   - on success n is within the input, the value does not depend on bytes after n, and
-//     every strict prefix of the consumed bytes is ErrTruncated;
+//     every strict prefix of the consumed bytes is ErrTruncated, with a stated length (if
+//     any) between the prefix's and the value's;
 //   - a minimal encoding re-encodes to exactly the consumed bytes;
 //
 // and, for the typed argument, that decoding its encoding gives it back.
@@ -36,8 +37,13 @@ func checkDecode[T comparable](t *testing.T, data []byte, dec func([]byte) (T, i
 		t.Fatalf("decoding only the consumed % x = %v, %d, %v; want %v, %d, nil", data[:n], v2, n2, err, v, n)
 	}
 	for i := range n {
-		if _, _, err := dec(data[:i:i]); !errors.Is(err, ErrTruncated) {
+		_, _, err := dec(data[:i:i])
+		if !errors.Is(err, ErrTruncated) {
 			t.Fatalf("prefix % x of a valid encoding: error = %v; want ErrTruncated", data[:i], err)
+		}
+		// A stated length is a true bound: more than the prefix, at most the whole value.
+		if te, ok := err.(*TruncatedError); ok && (te.Need <= uint64(i) || te.Need > uint64(n)) {
+			t.Fatalf("prefix % x of a %d-byte encoding: need %d", data[:i], n, te.Need)
 		}
 	}
 	return v, n, true

@@ -56,7 +56,7 @@ func consumeLenPrefixed(b []byte) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	if uint64(l) > uint64(len(b)-n) {
-		return nil, 0, ErrTruncated
+		return nil, 0, &TruncatedError{Need: uint64(n) + uint64(l)}
 	}
 	end := n + int(l)
 	return b[n:end], end, nil
@@ -79,7 +79,7 @@ func ConsumeListLen(b []byte, minElemSize int) (count int, n int, err error) {
 		return 0, 0, err
 	}
 	if minElemSize > 0 && uint64(c) > uint64((len(b)-n)/minElemSize) {
-		return 0, 0, ErrTruncated
+		return 0, 0, &TruncatedError{Need: uint64(n) + uint64(c)*uint64(minElemSize)}
 	}
 	if uint64(c) > math.MaxInt { // only where int is 32 bits and minElemSize is 0
 		return 0, 0, fmt.Errorf("%w: list count %d does not fit in an int", ErrOverflow, c)

@@ -9,7 +9,11 @@
 // the remaining bytes before anything is allocated.
 //
 // When the input ends before a complete value, decoders return an error matching
-// ErrTruncated: with more bytes the same call may succeed. Every other decode error matches
+// ErrTruncated: with more bytes the same call may succeed. Where the input already says how
+// long the value is (a length or count prefix was read), the error is a *TruncatedError
+// stating the least number of bytes the whole value needs, so that a caller can refuse a
+// value announced larger than it accepts without waiting for its bytes. Every other decode
+// error matches
 // exactly one of ErrOverflow, ErrInvalidBool, ErrInvalidUTF8 or ErrDiscriminant and means
 // the bytes can never decode. On error the returned count is 0.
 //
@@ -18,6 +22,7 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -34,6 +39,29 @@ var (
 	// ErrDiscriminant means an option, result or variant tag names no case of the type.
 	ErrDiscriminant = errors.New("wire: unknown discriminant")
 )
+
+// TruncatedError is an ErrTruncated that knows a lower bound of the input's length: the
+// value being decoded needs at least Need bytes counted from the start of the input.
+type TruncatedError struct {
+	Need uint64
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("wire: truncated input: the value needs at least %d bytes", e.Need)
+}
+
+// Is makes a *TruncatedError match ErrTruncated.
+func (e *TruncatedError) Is(target error) bool { return target == ErrTruncated }
+
+// Offset returns err as it reads from an input that starts off bytes earlier: the Need of a
+// *TruncatedError is moved by off, in place (each decoder call returns a fresh one, so
+// nobody else holds it); any other error is returned as is.
+func Offset(err error, off int) error {
+	if te, ok := err.(*TruncatedError); ok {
+		te.Need += uint64(off)
+	}
+	return err
+}
 
 // MaxLen is the largest length a string or list can have on the wire: lengths are u32.
 const MaxLen = math.MaxUint32
