@@ -183,6 +183,19 @@ func (c *call) receive(suffix string, m *nats.Msg) {
 // deadline passes; ErrRemoteFailure when the results end before a complete value;
 // ErrResultTooLarge; ErrProtocol.
 func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte, decode func([]byte) error) error {
+	return c.InvokeLimit(ctx, instance, fn, params, c.maxResult, decode)
+}
+
+// InvokeLimit is Invoke with its own cap on the size of the results instead of the client's
+// (WithMaxResultBytes). The call fails with ErrResultTooLarge as soon as the results pass
+// maxResult bytes, or as soon as decode reports (with a *wire.TruncatedError) that the value
+// being sent needs more than maxResult bytes: a peer announcing a value larger than the
+// caller accepts is refused before its bytes are buffered. What the peer still sends for a
+// call that has returned is dropped on arrival.
+func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []byte, maxResult int, decode func([]byte) error) error {
+	if maxResult <= 0 {
+		return fmt.Errorf("wrpc: max result bytes must be positive, got %d", maxResult)
+	}
 	if err := ctx.Err(); err != nil {
 		return ctxError(err, "before invoking")
 	}
@@ -192,7 +205,7 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 	if !c.nc.IsConnected() {
 		return fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
 	}
-	cl := &call{stream: newStream(nil, c.maxResult)}
+	cl := &call{stream: newStream(nil, maxResult)}
 	token, reply := c.mux.register(cl)
 	defer c.mux.unregister(token)
 
@@ -223,23 +236,33 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 		return fmt.Errorf("wrpc: publish end of params: %w", err)
 	}
 
-	decoded := 0
+	// need is the least length the results must reach before decoding them again can
+	// succeed: one byte more than was tried, or what the value's own length prefix says.
+	need := 1
 	for {
 		buf, eof, tooLarge, failed := cl.snapshot()
 		if failed != nil {
 			return failed
 		}
 		if tooLarge {
-			return fmt.Errorf("%w: more than %d bytes", ErrResultTooLarge, c.maxResult)
+			return fmt.Errorf("%w: more than %d bytes", ErrResultTooLarge, maxResult)
 		}
-		if len(buf) > decoded {
-			decoded = len(buf)
+		if len(buf) >= need {
+			need = len(buf) + 1
 			err := decode(buf)
 			if err == nil {
 				return nil
 			}
 			if !errors.Is(err, wire.ErrTruncated) {
 				return fmt.Errorf("%w: results of %s: %w", ErrProtocol, subject, err)
+			}
+			var te *wire.TruncatedError
+			if errors.As(err, &te) {
+				if te.Need > uint64(maxResult) {
+					return fmt.Errorf("%w: the results of %s announce a value of at least %d bytes; the limit is %d",
+						ErrResultTooLarge, subject, te.Need, maxResult)
+				}
+				need = max(need, int(te.Need))
 			}
 		}
 		if eof {

@@ -52,12 +52,17 @@ func newMux(nc *nats.Conn) (*mux, error) {
 	m.sub = sub
 	m.nc = nc
 	m.status = nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
+	if nc.IsClosed() { // closed before the listener was in place: no CLOSED event will come
+		nc.RemoveStatusListener(m.status)
+		return m, nil
+	}
 	go m.failOnDisconnect()
 	return m, nil
 }
 
 // failOnDisconnect fails every exchange in flight when the connection drops, at once instead
-// of at their deadlines. It ends when the mux closes its status channel.
+// of at their deadlines. It ends when the connection is closed or the mux closes its status
+// channel, whichever comes first, so a mux nobody closes ends with its connection.
 func (m *mux) failOnDisconnect() {
 	for st := range m.status {
 		err := fmt.Errorf("%w: connection %s", ErrNotConnected, st)
@@ -66,6 +71,10 @@ func (m *mux) failOnDisconnect() {
 			r.fail(err)
 		}
 		m.mu.RUnlock()
+		if st == nats.CLOSED {
+			m.nc.RemoveStatusListener(m.status)
+			return
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,6 +54,8 @@ type Server struct {
 	closed bool
 	subs   []*nats.Subscription
 	wg     sync.WaitGroup
+
+	running atomic.Int64 // calls in flight
 }
 
 // A ServerOption configures a Server.
@@ -161,8 +164,13 @@ func (s *Server) Handle(instance, fn string, h Handler) error {
 	return nil
 }
 
+// closeGrace is how long Close waits, once it has canceled the calls in flight, for them to
+// return; a handler that ignores its context is then left behind.
+const closeGrace = 5 * time.Second
+
 // Close stops taking invocations and waits for those in flight until ctx is done; then it
-// cancels their contexts and returns ctx's error.
+// cancels their contexts, waits at most closeGrace for them to return and returns ctx's
+// error (and, when some never returned, says how many).
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -184,7 +192,11 @@ func (s *Server) Close(ctx context.Context) error {
 		errs = append(errs, ctx.Err())
 	}
 	s.cancel()
-	<-done
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		errs = append(errs, fmt.Errorf("wrpc: %d calls still running %v after they were canceled", s.running.Load(), closeGrace))
+	}
 	errs = append(errs, s.mux.close())
 	return errors.Join(errs...)
 }
@@ -209,8 +221,9 @@ func (s *Server) accept(m *nats.Msg, h Handler) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.running.Add(1)
 	go func() {
-		defer func() { <-s.sem; s.wg.Done() }()
+		defer func() { s.running.Add(-1); <-s.sem; s.wg.Done() }()
 		s.serve(m, h)
 	}()
 }
