@@ -29,14 +29,22 @@ const DefaultTimeout = 10 * time.Second
 type KeyValue struct {
 	rpc     *wrpcnats.Client
 	timeout time.Duration
+	// maxResult caps the results of every call but get; maxGet those of get.
+	maxResult, maxGet int
 }
 
 var _ keyvalue.Store = (*KeyValue)(nil)
 
 type config struct {
-	timeout time.Duration
-	rpc     []wrpcnats.ClientOption
+	timeout   time.Duration
+	maxResult int
+	maxValue  int
+	rpc       []wrpcnats.ClientOption
 }
+
+// getResultOverhead is what a get's results hold besides the value: the result and option
+// tags and the length prefix, or an error with its message, which may be this long.
+const getResultOverhead = 64 << 10
 
 // An Option configures a KeyValue.
 type Option func(*config) error
@@ -70,14 +78,34 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithMaxResultBytes caps the size of one call's results (default 64 MiB).
+// WithMaxResultBytes caps the size of one call's results (default 64 MiB): a get-many whose
+// values add up to more fails with ErrResultTooLarge. WithMaxValueBytes sets get's own cap.
 func WithMaxResultBytes(n int) Option {
-	return func(c *config) error { c.rpc = append(c.rpc, wrpcnats.WithMaxResultBytes(n)); return nil }
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("client: max result bytes must be positive, got %d", n)
+		}
+		c.maxResult = n
+		return nil
+	}
+}
+
+// WithMaxValueBytes sets the largest value Get accepts (default: as WithMaxResultBytes). A
+// provider announcing a larger value fails the call with ErrResultTooLarge at once, before
+// its bytes are buffered.
+func WithMaxValueBytes(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("client: max value bytes must not be negative, got %d", n)
+		}
+		c.maxValue = n
+		return nil
+	}
 }
 
 // New returns a client calling over nc.
 func New(nc *nats.Conn, opts ...Option) (*KeyValue, error) {
-	cfg := config{timeout: DefaultTimeout}
+	cfg := config{timeout: DefaultTimeout, maxResult: wrpcnats.DefaultMaxResultBytes}
 	for _, opt := range opts {
 		if err := opt(&cfg); err != nil {
 			return nil, err
@@ -87,7 +115,11 @@ func New(nc *nats.Conn, opts ...Option) (*KeyValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KeyValue{rpc: rpc, timeout: cfg.timeout}, nil
+	kv := &KeyValue{rpc: rpc, timeout: cfg.timeout, maxResult: cfg.maxResult, maxGet: cfg.maxResult}
+	if cfg.maxValue > 0 {
+		kv.maxGet = cfg.maxValue + getResultOverhead
+	}
+	return kv, nil
 }
 
 // Close releases the client's inbox subscription. Calls in flight fail.
@@ -114,8 +146,12 @@ func (kv *KeyValue) invoke(ctx context.Context, instance, fn string, params []by
 		ctx, cancel = context.WithTimeout(ctx, kv.timeout)
 		defer cancel()
 	}
-	if err := kv.rpc.Invoke(ctx, instance, fn, params, decode); err != nil {
-		return fmt.Errorf("keyvalue %s: %w", fn, err)
+	limit := kv.maxResult
+	if fn == "get" {
+		limit = kv.maxGet
+	}
+	if err := kv.rpc.InvokeLimit(ctx, instance, fn, params, limit, decode); err != nil {
+		return classify(fmt.Errorf("keyvalue %s: %w", fn, err))
 	}
 	return nil
 }
@@ -193,8 +229,18 @@ func (kv *KeyValue) Increment(ctx context.Context, bucket, key string, delta uin
 	return v, nil
 }
 
-// GetMany returns one element per key, in order: nil where the key is absent.
+// GetMany returns one element per key, in the order of keys: nil where the key is absent.
+// An empty keys makes no call.
+//
+// Providers answer in any order (keyvalue-nats answers in completion order), so each entry
+// the provider answers is paired with the requested key it names, never by its position. A
+// key no entry names is absent; a key asked for twice gets the same answer twice. An answer
+// naming a key that was not asked for, or naming a key more often than it was asked for, is
+// ErrProtocol: the gateway does not guess.
 func (kv *KeyValue) GetMany(ctx context.Context, bucket string, keys []string) (items []*keyvalue.KeyValue, err error) {
+	if len(keys) == 0 {
+		return []*keyvalue.KeyValue{}, nil
+	}
 	var perr error
 	err = kv.invoke(ctx, keyvalue.BatchInstance, "get-many", keyvalue.AppendKeysParams(nil, bucket, keys), func(b []byte) (err error) {
 		items, perr, _, err = keyvalue.ConsumeGetManyResult(b)
@@ -206,16 +252,64 @@ func (kv *KeyValue) GetMany(ctx context.Context, bucket string, keys []string) (
 	if err != nil {
 		return nil, err
 	}
-	return items, nil
+	return pairByKey(keys, items)
 }
 
-// SetMany stores every item. It is not atomic: on error, some items may be stored.
+// pairByKey orders a get-many answer by the keys asked for (see GetMany).
+func pairByKey(keys []string, entries []*keyvalue.KeyValue) ([]*keyvalue.KeyValue, error) {
+	if len(entries) > len(keys) {
+		return nil, protocolError("get-many answered %d entries for %d keys", len(entries), len(keys))
+	}
+	asked := make(map[string]int, len(keys)) // times each key was asked for
+	for _, k := range keys {
+		asked[k]++
+	}
+	found := make(map[string]*keyvalue.KeyValue, len(entries))
+	named := make(map[string]int, len(entries))
+	for _, e := range entries {
+		if e == nil {
+			continue
+		}
+		n, ok := asked[e.Key]
+		if !ok {
+			return nil, protocolError("get-many answered key %q, which was not asked for", e.Key)
+		}
+		if named[e.Key]++; named[e.Key] > n {
+			return nil, protocolError("get-many answered key %q %d times; it was asked for %d", e.Key, named[e.Key], n)
+		}
+		if _, dup := found[e.Key]; !dup {
+			found[e.Key] = e
+		}
+	}
+	out := make([]*keyvalue.KeyValue, len(keys))
+	for i, k := range keys {
+		e := found[k]
+		if e == nil {
+			continue
+		}
+		if asked[k] > 1 {
+			// Each position gets its own element, sharing the value's bytes.
+			e = &keyvalue.KeyValue{Key: e.Key, Value: e.Value}
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// SetMany stores every item. It is not atomic: on error, some items may be stored. Empty
+// items make no call.
 func (kv *KeyValue) SetMany(ctx context.Context, bucket string, items []keyvalue.KeyValue) error {
+	if len(items) == 0 {
+		return nil
+	}
 	return kv.unit(ctx, keyvalue.BatchInstance, "set-many", keyvalue.AppendSetManyParams(nil, bucket, items))
 }
 
-// DeleteMany removes every key. It is not atomic.
+// DeleteMany removes every key. It is not atomic. Empty keys make no call.
 func (kv *KeyValue) DeleteMany(ctx context.Context, bucket string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	return kv.unit(ctx, keyvalue.BatchInstance, "delete-many", keyvalue.AppendKeysParams(nil, bucket, keys))
 }
 

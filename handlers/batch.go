@@ -1,17 +1,13 @@
 package handlers
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
-	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
@@ -26,7 +22,13 @@ func (h *handler) batchGet(w http.ResponseWriter, r *http.Request, in *input) er
 		return err
 	}
 	asText := utf8Encoding(r)
-	kvs, err := h.getMany(r.Context(), in.bucket, keys)
+	kvs, err := h.store.GetMany(r.Context(), in.bucket, keys)
+	if errors.Is(err, keyvalue.ErrResultTooLarge) {
+		p := newProblem(kindResultTooLarge, "the values of these %d keys exceed the %d bytes one batch/get answers; ask for fewer keys at once",
+			len(keys), h.opts.MaxBatchResultBytes)
+		p.cause = err
+		return p
+	}
 	if err != nil {
 		return err
 	}
@@ -101,7 +103,7 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 		}
 		items[i] = keyvalue.KeyValue{Key: k, Value: v}
 	}
-	if err := h.setMany(r.Context(), in.bucket, items); err != nil {
+	if err := h.store.SetMany(r.Context(), in.bucket, items); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -113,7 +115,7 @@ func (h *handler) batchDelete(w http.ResponseWriter, r *http.Request, in *input)
 	if err != nil {
 		return err
 	}
-	if err := h.deleteMany(r.Context(), in.bucket, keys); err != nil {
+	if err := h.store.DeleteMany(r.Context(), in.bucket, keys); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -223,86 +225,4 @@ func hasLoneSurrogate(raw []byte) bool {
 		}
 	}
 	return pendingHigh
-}
-
-// getMany reads keys through the batch interface, or key by key when no provider serves it.
-func (h *handler) getMany(ctx context.Context, bucket string, keys []string) ([]*keyvalue.KeyValue, error) {
-	kvs, err := h.store.GetMany(ctx, bucket, keys)
-	if !errors.Is(err, client.ErrNoResponders) {
-		return kvs, err
-	}
-	kvs = make([]*keyvalue.KeyValue, len(keys))
-	err = h.each(ctx, len(keys), func(ctx context.Context, i int) error {
-		v, ok, err := h.store.Get(ctx, bucket, keys[i])
-		if ok {
-			kvs[i] = &keyvalue.KeyValue{Key: keys[i], Value: v}
-		}
-		return err
-	})
-	return kvs, err
-}
-
-// setMany writes items through the batch interface, or key by key when no provider serves
-// it. Key by key, a key given twice is written once, with its last value, as the batch
-// interface would leave it.
-func (h *handler) setMany(ctx context.Context, bucket string, items []keyvalue.KeyValue) error {
-	err := h.store.SetMany(ctx, bucket, items)
-	if !errors.Is(err, client.ErrNoResponders) {
-		return err
-	}
-	last := make(map[string]int, len(items))
-	for i, it := range items {
-		last[it.Key] = i
-	}
-	return h.each(ctx, len(items), func(ctx context.Context, i int) error {
-		if last[items[i].Key] != i {
-			return nil
-		}
-		return h.store.Set(ctx, bucket, items[i].Key, items[i].Value)
-	})
-}
-
-// deleteMany deletes keys through the batch interface, or key by key when no provider serves
-// it.
-func (h *handler) deleteMany(ctx context.Context, bucket string, keys []string) error {
-	err := h.store.DeleteMany(ctx, bucket, keys)
-	if !errors.Is(err, client.ErrNoResponders) {
-		return err
-	}
-	return h.each(ctx, len(keys), func(ctx context.Context, i int) error {
-		return h.store.Delete(ctx, bucket, keys[i])
-	})
-}
-
-// each calls f for 0..n-1 on at most BatchConcurrency goroutines and returns the first
-// error; after an error, calls not yet started are skipped and ctx is canceled for the rest.
-// It returns when every call has returned.
-func (h *handler) each(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	for range min(h.opts.BatchConcurrency, n) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				if err := f(ctx, i); err != nil {
-					once.Do(func() {
-						firstErr = err
-						cancel()
-					})
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
 }

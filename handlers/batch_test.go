@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/keyvalue"
 	"github.com/wrpc-kv/gateway/provider"
@@ -166,6 +167,14 @@ type noBatch struct {
 	*memory.Store
 	inFlight, maxInFlight atomic.Int64
 	delay                 time.Duration
+	concurrency           int // of the fallback; 0 for the default
+}
+
+func (s *noBatch) fallbackConcurrency() int {
+	if s.concurrency == 0 {
+		return client.DefaultFallbackConcurrency
+	}
+	return s.concurrency
 }
 
 func (s *noBatch) enter() func() {
@@ -200,8 +209,8 @@ func (s *noBatch) Delete(ctx context.Context, b, k string) error {
 }
 
 func TestBatchFallbackConcurrency(t *testing.T) {
-	s := &noBatch{Store: memory.New(), delay: 2 * time.Millisecond}
-	g := newGW(t, Options{Store: s, BatchConcurrency: 4})
+	s := &noBatch{Store: memory.New(), delay: 2 * time.Millisecond, concurrency: 4}
+	g := newGW(t, Options{Store: s})
 	var keys []string
 	var items []map[string]string
 	for i := range 60 {
@@ -225,7 +234,7 @@ func TestBatchFallbackConcurrency(t *testing.T) {
 		t.Errorf("after batch/delete (fallback) %d keys remain", len(n.Keys))
 	}
 	if m := s.maxInFlight.Load(); m > 4 || m < 2 {
-		t.Errorf("fallback ran %d single-key calls at once; want 2..4 (BatchConcurrency)", m)
+		t.Errorf("fallback ran %d single-key calls at once; want 2..4 (the fallback's concurrency)", m)
 	}
 }
 

@@ -33,7 +33,6 @@ const (
 	DefaultMaxBucketBytes    = 255
 	DefaultMaxBatchItems     = 1000
 	DefaultMaxBatchBodyBytes = 64 << 20
-	DefaultBatchConcurrency  = 16
 	DefaultMaxListCalls      = 8
 	DefaultReadyTimeout      = 2 * time.Second
 	DefaultMaxBufferedBytes  = 256 << 20
@@ -66,12 +65,15 @@ type Options struct {
 	// MaxBatchItems bounds the keys or items of one batch request (default 1000); more
 	// answer 400.
 	MaxBatchItems int
-	// MaxBatchBodyBytes bounds the JSON body of a batch request (default 64 MiB, raised to
-	// hold one MaxValueBytes value in base64 when that is larger); more answers 413.
+	// MaxBatchBodyBytes bounds the JSON body of a batch request (default
+	// DefaultBatchBodyBytes(MaxValueBytes)); more answers 413.
 	MaxBatchBodyBytes int64
-	// BatchConcurrency bounds the concurrent single-key calls made when the provider does
-	// not serve the batch interface (default 16).
-	BatchConcurrency int
+	// MaxBatchResultBytes is the most value bytes one batch/get answers (default
+	// DefaultBatchResultBytes(MaxBatchBodyBytes), so that the response, in base64, is no
+	// larger than a request may be). The Store must refuse a larger answer with
+	// keyvalue.ErrResultTooLarge (the typed client does, given it as WithMaxResultBytes):
+	// it answers 502 result-too-large, asking for fewer keys.
+	MaxBatchResultBytes int64
 	// MaxListCalls bounds the provider list-keys calls one list request makes while filling
 	// a page (default 8); when reached, the page is answered short, with a cursor.
 	MaxListCalls int
@@ -223,6 +225,16 @@ func New(opts Options) (http.Handler, error) {
 	return mux, nil
 }
 
+// DefaultBatchBodyBytes is the default MaxBatchBodyBytes: DefaultMaxBatchBodyBytes (64 MiB),
+// or room for one value of maxValueBytes in base64 when that is more.
+func DefaultBatchBodyBytes(maxValueBytes int64) int64 {
+	return max(DefaultMaxBatchBodyBytes, int64(base64Len(maxValueBytes))+1<<20)
+}
+
+// DefaultBatchResultBytes is the default MaxBatchResultBytes: the value bytes whose base64
+// fills batchBodyBytes.
+func DefaultBatchResultBytes(batchBodyBytes int64) int64 { return batchBodyBytes / 4 * 3 }
+
 func (o *Options) setDefaults() error {
 	if o.Store == nil {
 		return errors.New("handlers: Options.Store is required")
@@ -240,10 +252,10 @@ func (o *Options) setDefaults() error {
 		o.MaxBatchItems = DefaultMaxBatchItems
 	}
 	if o.MaxBatchBodyBytes == 0 {
-		o.MaxBatchBodyBytes = max(DefaultMaxBatchBodyBytes, int64(base64Len(o.MaxValueBytes))+1<<20)
+		o.MaxBatchBodyBytes = DefaultBatchBodyBytes(o.MaxValueBytes)
 	}
-	if o.BatchConcurrency == 0 {
-		o.BatchConcurrency = DefaultBatchConcurrency
+	if o.MaxBatchResultBytes == 0 {
+		o.MaxBatchResultBytes = DefaultBatchResultBytes(o.MaxBatchBodyBytes)
 	}
 	if o.MaxListCalls == 0 {
 		o.MaxListCalls = DefaultMaxListCalls
@@ -261,8 +273,8 @@ func (o *Options) setDefaults() error {
 	switch {
 	case o.MaxValueBytes < 0 || o.MaxValueBytes > 1<<40:
 		return fmt.Errorf("handlers: MaxValueBytes %d out of range", o.MaxValueBytes)
-	case o.MaxKeyBytes < 0, o.MaxBucketBytes < 0, o.MaxBatchItems < 0, o.MaxBatchBodyBytes < 0,
-		o.BatchConcurrency < 0, o.MaxListCalls < 0, o.BufferWait < 0:
+	case o.MaxKeyBytes < 0, o.MaxBucketBytes < 0, o.MaxBatchItems < 0, o.MaxBatchBodyBytes < 0, o.MaxBatchResultBytes < 0,
+		o.MaxListCalls < 0, o.BufferWait < 0:
 		return errors.New("handlers: negative limit in Options")
 	case o.BodyIdleTimeout < time.Second || o.BodyIdleTimeout%time.Second != 0:
 		return fmt.Errorf("handlers: BodyIdleTimeout %v is not a whole number of seconds", o.BodyIdleTimeout)

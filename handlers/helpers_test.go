@@ -81,7 +81,7 @@ type gw struct {
 
 // newGW builds a gateway over opts the way the gateway runs: opts.Store (a fresh memory store
 // when nil) is the backend of a provider on an embedded NATS server, and the gateway calls it
-// with the typed client. Stores that stand in for the client itself (inProcess) are called
+// with the typed client, through the batch fallback. Stores that stand in for the client itself (inProcess) are called
 // directly.
 func newGW(t *testing.T, opts Options) *gw {
 	t.Helper()
@@ -89,13 +89,17 @@ func newGW(t *testing.T, opts Options) *gw {
 		opts.Store = memory.New()
 	}
 	switch opts.Store.(type) {
-	case inProcess, *client.KeyValue:
+	case inProcess, *client.KeyValue, *client.Fallback:
 	default:
 		var popts []provider.Option
 		if po, ok := opts.Store.(interface{ providerOptions() []provider.Option }); ok {
 			popts = po.providerOptions()
 		}
-		opts.Store = viaNATS(t, opts.Store, popts...)
+		fb := client.NewFallback(viaNATS(t, opts.Store, popts...))
+		if c, ok := opts.Store.(interface{ fallbackConcurrency() int }); ok {
+			fb.Concurrency = c.fallbackConcurrency()
+		}
+		opts.Store = fb
 	}
 	h, err := New(opts)
 	if err != nil {

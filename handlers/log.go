@@ -51,44 +51,60 @@ var recordPool = sync.Pool{New: func() any { return new(record) }}
 
 // logRequests logs one record per request: method, escaped path, status, duration, bytes
 // written and, for failures, the error behind the response (which the client does not see).
-// Probes log at Debug, everything else at Info.
+// Probes log at Debug; failures of the provider (502, 503 and 504 answers, with the wRPC
+// error) and responses cut off part way at Warn; everything else at Info.
 func (h *handler) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := recordPool.Get().(*record)
 		*rec = record{ResponseWriter: w}
 		defer func() {
+			v := recover() // only http.ErrAbortHandler gets past recoverPanics
+			h.logRequest(r, rec, start, v != nil)
 			*rec = record{}
 			recordPool.Put(rec)
+			if v != nil {
+				panic(v)
+			}
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
-
-		level := slog.LevelInfo
-		if p := r.URL.Path; p == "/healthz" || p == "/readyz" {
-			level = slog.LevelDebug
-		}
-		ctx := r.Context()
-		if !h.log.Enabled(ctx, level) {
-			return
-		}
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		attrs := [7]slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.EscapedPath()),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
-			slog.Int64("bytes", rec.bytes),
-		}
-		n := 5
-		if rec.err != nil {
-			attrs[n] = slog.String("error", rec.err.Error())
-			n++
-		}
-		h.log.LogAttrs(ctx, level, "http request", attrs[:n]...)
 	})
+}
+
+func (h *handler) logRequest(r *http.Request, rec *record, start time.Time, aborted bool) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	level := slog.LevelInfo
+	switch {
+	case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
+		level = slog.LevelDebug
+	case aborted, status == http.StatusBadGateway, status == http.StatusServiceUnavailable,
+		status == http.StatusGatewayTimeout:
+		level = slog.LevelWarn
+	}
+	ctx := r.Context()
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := [8]slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.EscapedPath()),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int64("bytes", rec.bytes),
+	}
+	n := 5
+	if rec.err != nil {
+		attrs[n] = slog.String("error", rec.err.Error())
+		n++
+	}
+	if aborted {
+		attrs[n] = slog.Bool("aborted", true)
+		n++
+	}
+	h.log.LogAttrs(ctx, level, "http request", attrs[:n]...)
 }
 
 // recoverPanics answers a handler's panic with a 500 problem (when nothing was written yet)
@@ -104,11 +120,15 @@ func (h *handler) recoverPanics(next http.Handler) http.Handler {
 				panic(v)
 			}
 			err := &problem{kind: kindInternal, detail: "the gateway failed to handle the request", cause: panicError{v, debug.Stack()}}
-			if rec := recordFrom(r.Context()); rec != nil {
+			rec := recordFrom(r.Context())
+			if rec != nil {
 				rec.err = err.cause
-				if rec.status != 0 {
-					return
-				}
+			}
+			if rec == nil || rec.status != 0 {
+				// The response has begun: no problem can be sent any more, and ending the
+				// handler normally would make a truncated body look complete. Aborting
+				// makes the server cut the connection (or reset the HTTP/2 stream).
+				panic(http.ErrAbortHandler)
 			}
 			writeProblem(w, r, err)
 		}()

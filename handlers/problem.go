@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
@@ -94,19 +93,19 @@ func problemFor(err error, in *input) *problem {
 		p = newProblem(kindAccessDenied, "the provider denied access to bucket %q", bucket)
 	case errors.As(err, &other):
 		p = newProblem(kindProviderError, "%s", other.Message)
-	case errors.Is(err, client.ErrNoResponders):
+	case errors.Is(err, keyvalue.ErrNoResponders):
 		p = newProblem(kindNoResponders, "no provider serves this key-value interface")
-	case errors.Is(err, client.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, keyvalue.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		p = newProblem(kindProviderTimeout, "the provider did not answer in time")
-	case errors.Is(err, client.ErrRemoteFailure):
+	case errors.Is(err, keyvalue.ErrRemoteFailure):
 		p = newProblem(kindRemoteFailure, "the provider failed before completing its answer")
-	case errors.Is(err, client.ErrResultTooLarge):
+	case errors.Is(err, keyvalue.ErrResultTooLarge):
 		p = newProblem(kindResultTooLarge, "the provider's answer exceeds the size the gateway accepts")
-	case errors.Is(err, client.ErrProtocol):
+	case errors.Is(err, keyvalue.ErrProtocol):
 		p = newProblem(kindProtocol, "the provider's answer broke the wRPC protocol")
-	case errors.Is(err, client.ErrNotConnected):
+	case errors.Is(err, keyvalue.ErrNotConnected):
 		p = newProblem(kindUnavailable, "the gateway is not connected to NATS; it reconnects by itself")
-	case errors.Is(err, client.ErrClosed):
+	case errors.Is(err, keyvalue.ErrClosed):
 		p = newProblem(kindUnavailable, "the gateway is shutting down")
 	case errors.Is(err, context.Canceled):
 		p = newProblem(kindUnavailable, "the request was canceled")

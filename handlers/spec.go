@@ -40,6 +40,7 @@ func limitPatches(o *Options) []limitPatch {
 		p(uint64(o.MaxBucketBytes), "info", "x-limits", "maxBucketBytes"),
 		p(uint64(o.MaxBatchItems), "info", "x-limits", "maxBatchItems"),
 		p(uint64(o.MaxBatchBodyBytes), "info", "x-limits", "maxBatchBodyBytes"),
+		p(uint64(o.MaxBatchResultBytes), "info", "x-limits", "maxBatchResultBytes"),
 		p(maxIncrementBodyBytes, "info", "x-limits", "maxIncrementBodyBytes"),
 		p(maxListLimit, "info", "x-limits", "maxListLimit"),
 		p(uint64(o.MaxListCalls), "info", "x-limits", "maxListProviderCalls"),

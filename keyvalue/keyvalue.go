@@ -27,6 +27,27 @@ var (
 	ErrAccessDenied = errors.New("keyvalue: access denied")
 )
 
+// Failures: the call did not complete, so what the provider did is not known (a write may or
+// may not have happened). A Store that reaches its provider over a network, such as the
+// typed client, returns errors matching these; they never match the provider answers above.
+var (
+	// ErrNoResponders means nobody serves the interface the call belongs to.
+	ErrNoResponders = errors.New("keyvalue: no provider serves the interface")
+	// ErrTimeout means the provider did not answer in time.
+	ErrTimeout = errors.New("keyvalue: the provider did not answer in time")
+	// ErrRemoteFailure means the provider failed before completing its answer.
+	ErrRemoteFailure = errors.New("keyvalue: the provider failed before completing its answer")
+	// ErrResultTooLarge means the answer exceeds the size the caller accepts.
+	ErrResultTooLarge = errors.New("keyvalue: the answer exceeds the size the caller accepts")
+	// ErrProtocol means the provider's answer broke the protocol, or does not fit the call
+	// (a get-many answer naming a key that was not asked for).
+	ErrProtocol = errors.New("keyvalue: the provider's answer broke the protocol")
+	// ErrNotConnected means the way to the provider is down for now (reconnecting).
+	ErrNotConnected = errors.New("keyvalue: not connected")
+	// ErrClosed means the Store was closed.
+	ErrClosed = errors.New("keyvalue: store closed")
+)
+
 // OtherError is the variant case other(string): a provider-specific failure with a message.
 type OtherError struct {
 	Message string
@@ -66,7 +87,8 @@ type Store interface {
 	ListKeys(ctx context.Context, bucket string, cursor *uint64) (KeyResponse, error)
 	// Increment adds delta to the counter at key (absent counts as 0) and returns the new value.
 	Increment(ctx context.Context, bucket, key string, delta uint64) (uint64, error)
-	// GetMany returns one element per key, in order; nil where the key is absent.
+	// GetMany returns one element per key, in the order of keys; nil where the key is
+	// absent. A key given twice gets the same answer twice.
 	GetMany(ctx context.Context, bucket string, keys []string) ([]*KeyValue, error)
 	SetMany(ctx context.Context, bucket string, items []KeyValue) error
 	DeleteMany(ctx context.Context, bucket string, keys []string) error
