@@ -21,6 +21,7 @@ type config struct {
 	provider      string
 	prefix        string
 	headers       headerFlag
+	readyBucket   string
 	timeout       time.Duration
 	maxValueBytes int64
 	maxBuffered   int64
@@ -123,6 +124,7 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 	if gateway {
 		fs.StringVar(&cfg.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address")
 		fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "deadline of each wRPC call to the provider")
+		fs.StringVar(&cfg.readyBucket, "ready-bucket", readyProbeKey, "bucket the readiness probe asks the provider about (keyvalue-nats serves only buckets\nnamed after its links: use a link name such as default)")
 		fs.Var(&cfg.headers, "header", "static wRPC header `k=v` sent with every call, repeatable (wasmCloud providers need\nsource-id and link-name); the variable takes k=v,k2=v2")
 		// The defaults fit the embedded JetStream provider's subject limit whatever the
 		// characters: it stores each byte of a key outside [A-Za-z0-9_/.-], and of a bucket
@@ -219,6 +221,9 @@ func (c *config) validate(gateway bool) error {
 	}
 	if c.maxValueBytes > 64<<20 {
 		return fmt.Errorf("--max-value-bytes can be at most 64MiB, got %d", c.maxValueBytes)
+	}
+	if gateway && c.readyBucket == "" {
+		return errors.New("--ready-bucket must not be empty")
 	}
 	if gateway && (c.timeout <= 0 || c.maxKeyBytes <= 0 || c.maxBucketLen <= 0 || c.maxBatchItems <= 0) {
 		return errors.New("--timeout, --max-key-bytes, --max-bucket-bytes and --max-batch-items must be positive")

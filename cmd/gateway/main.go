@@ -111,9 +111,12 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	cleanup.push(func() { drain(nc, log) })
+	// A provider's answer is refused as soon as it passes what the gateway could answer: a
+	// value over --max-value-bytes, or a batch/get over the batch limit.
+	batchBody := handlers.DefaultBatchBodyBytes(cfg.maxValueBytes)
+	batchResult := handlers.DefaultBatchResultBytes(batchBody)
 	opts := []client.Option{client.WithPrefix(cfg.prefix), client.WithTimeout(cfg.timeout),
-		// get-many of the largest batch of the largest values is the largest result.
-		client.WithMaxResultBytes(int(min(cfg.maxValueBytes*int64(cfg.maxBatchItems)+1<<20, 1<<30)))}
+		client.WithMaxValueBytes(int(cfg.maxValueBytes)), client.WithMaxResultBytes(int(batchResult))}
 	for _, h := range cfg.headers {
 		opts = append(opts, client.WithHeader(h[0], h[1]))
 	}
@@ -121,18 +124,23 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	cleanup.push(func() { _ = kv.Close() })
+	ready := newReadiness(nc, kv, cfg, log)
+	go ready.watch(ctx, readyInterval)
 
 	api, err := handlers.New(handlers.Options{
-		Store:            kv,
-		Ready:            readiness(nc, kv),
-		MaxValueBytes:    cfg.maxValueBytes,
-		MaxKeyBytes:      cfg.maxKeyBytes,
-		MaxBucketBytes:   cfg.maxBucketLen,
-		CORSOrigins:      cfg.corsOrigins,
-		MaxBatchItems:    cfg.maxBatchItems,
-		MaxBufferedBytes: cfg.maxBuffered,
-		Logger:           log,
-		UI:               web.Handler(),
+		Store:               client.NewFallback(kv),
+		Ready:               ready.check,
+		MaxBatchBodyBytes:   batchBody,
+		MaxBatchResultBytes: batchResult,
+		MaxValueBytes:       cfg.maxValueBytes,
+		MaxKeyBytes:         cfg.maxKeyBytes,
+		MaxBucketBytes:      cfg.maxBucketLen,
+		CORSOrigins:         cfg.corsOrigins,
+		MaxBatchItems:       cfg.maxBatchItems,
+		MaxBufferedBytes:    cfg.maxBuffered,
+		Logger:              log,
+		UI:                  web.Handler(),
 	})
 	if err != nil {
 		return err
@@ -171,25 +179,6 @@ func natsDescription(cfg config, ns *server.Server) string {
 		return "embedded " + ns.ClientURL()
 	}
 	return cfg.natsURL
-}
-
-// readiness reports whether NATS is connected and the provider answers. Any provider answer,
-// an error value included, proves that it serves; only transport failures make the gateway
-// unready.
-func readiness(nc *nats.Conn, kv *client.KeyValue) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("NATS is %s", nc.Status())
-		}
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		_, err := kv.Exists(ctx, "readyz", "readyz")
-		var other *keyvalue.OtherError
-		if err == nil || errors.Is(err, keyvalue.ErrNoSuchStore) || errors.Is(err, keyvalue.ErrAccessDenied) || errors.As(err, &other) {
-			return nil
-		}
-		return err
-	}
 }
 
 // startProvider serves the configured backend over wRPC on its own NATS connection and

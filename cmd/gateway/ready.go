@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/wrpc-kv/gateway/keyvalue"
+)
+
+// readyInterval is how often the gateway probes its provider by itself, so that a change of
+// readiness is logged even when nothing asks /readyz.
+const readyInterval = 5 * time.Second
+
+// readyProbeKey is the key the probe asks about; its value does not matter.
+const readyProbeKey = "readyz"
+
+// readiness answers /readyz: NATS is connected and the provider answers the probe, an
+// exists call on --ready-bucket, with a value or no-such-store. Any other provider answer
+// (access-denied, other(...)) is not ready: wasmCloud providers answer every call with
+// other(...) when the gateway's source-id and link-name headers name no link, and a gateway
+// whose every call fails must not receive traffic. It logs each change of readiness.
+type readiness struct {
+	nc      *nats.Conn
+	store   keyvalue.Store
+	bucket  string
+	headers headerFlag
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	known  bool   // a probe has been made
+	reason string // why the last probe was not ready; "" when it was
+}
+
+func newReadiness(nc *nats.Conn, store keyvalue.Store, cfg config, log *slog.Logger) *readiness {
+	return &readiness{nc: nc, store: store, bucket: cfg.readyBucket, headers: cfg.headers, log: log}
+}
+
+// check probes once and returns why the gateway is not ready, or nil.
+func (r *readiness) check(ctx context.Context) error {
+	err := r.probe(ctx)
+	r.record(err)
+	return err
+}
+
+// watch probes every interval until ctx ends.
+func (r *readiness) watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = r.check(pctx)
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *readiness) probe(ctx context.Context) error {
+	if !r.nc.IsConnected() {
+		return fmt.Errorf("NATS is %s", r.nc.Status())
+	}
+	_, err := r.store.Exists(ctx, r.bucket, readyProbeKey)
+	var other *keyvalue.OtherError
+	switch {
+	case err == nil, errors.Is(err, keyvalue.ErrNoSuchStore):
+		return nil
+	case errors.Is(err, keyvalue.ErrAccessDenied):
+		return fmt.Errorf("the provider denies access to the probe's bucket %q (set --ready-bucket to a bucket the gateway may read)", r.bucket)
+	case errors.As(err, &other):
+		return fmt.Errorf("the provider answers the probe of bucket %q with an error: %s%s", r.bucket, other.Message, r.hint(other.Message))
+	default:
+		return err
+	}
+}
+
+// hint says what to change when a provider's message is one of wasmCloud's for a call that
+// names no link.
+func (r *readiness) hint(msg string) string {
+	lower := strings.ToLower(msg)
+	switch {
+	case strings.Contains(lower, "missing context"):
+		return "; wasmCloud providers need to know the calling component: start the gateway with " +
+			"--header source-id=<component id> --header link-name=<link name> naming a link of this provider" + r.current()
+	case strings.Contains(lower, "no connection found for component"), strings.Contains(lower, "no redis connection found"):
+		return "; no link of this provider matches the gateway's headers: --header source-id=… --header link-name=… " +
+			"must name a component linked to this provider and the link's name" + r.current()
+	case strings.Contains(lower, "no nats kv store found for bucket"):
+		return "; keyvalue-nats serves only buckets named after its links: set --ready-bucket to a link name, such as default"
+	}
+	return ""
+}
+
+// current describes the headers the gateway sends now.
+func (r *readiness) current() string {
+	var src, link string
+	for _, h := range r.headers {
+		switch strings.ToLower(h[0]) {
+		case "source-id":
+			src = h[1]
+		case "link-name":
+			link = h[1]
+		}
+	}
+	if src == "" && link == "" {
+		return " (it sends neither now)"
+	}
+	return fmt.Sprintf(" (it sends source-id=%q link-name=%q now)", src, link)
+}
+
+// record logs the outcome of a probe when it differs from the last one.
+func (r *readiness) record(err error) {
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+	}
+	r.mu.Lock()
+	changed := !r.known || reason != r.reason
+	r.known, r.reason = true, reason
+	r.mu.Unlock()
+	if !changed {
+		return
+	}
+	if err != nil {
+		r.log.Warn("not ready", "reason", reason, "ready_bucket", r.bucket)
+		return
+	}
+	r.log.Info("ready: the provider answers", "ready_bucket", r.bucket)
+}
