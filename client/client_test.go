@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +18,8 @@ import (
 	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/internal/kvtest"
 	"github.com/wrpc-kv/gateway/internal/natstest"
+	"github.com/wrpc-kv/gateway/internal/wrpcnats"
+	"github.com/wrpc-kv/gateway/keyvalue"
 	"github.com/wrpc-kv/gateway/provider"
 	"github.com/wrpc-kv/gateway/provider/memory"
 )
@@ -186,5 +191,142 @@ func TestNATSRestart(t *testing.T) {
 	}
 	if _, _, err := kv.Get(ctx, "b", "k"); !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("Get after Close: err = %v; want ErrClosed", err)
+	}
+}
+
+// A provider answering get-many in an order of its own (keyvalue-nats answers in completion
+// order) is read by the keys its entries name, never by position.
+func TestGetManyPairsByKey(t *testing.T) {
+	ns := natstest.Run(t)
+	backend := memory.New()
+	p, err := provider.Serve(natstest.Connect(t, ns), kvtest.Shuffled(backend, 1),
+		provider.WithPrefix(prefix), provider.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var keys []string
+	for i := range 300 {
+		k := fmt.Sprintf("bk-%d", i)
+		keys = append(keys, k)
+		if i%3 != 0 { // every third key is absent
+			if err := backend.Set(ctx, "b", k, []byte("v"+k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	keys = append(keys, "bk-1", "bk-3") // asked twice: one present, one absent
+	for range 5 {
+		got, err := kv.GetMany(ctx, "b", keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(keys) {
+			t.Fatalf("GetMany = %d items for %d keys", len(got), len(keys))
+		}
+		for i, k := range keys {
+			n, _ := strconv.Atoi(strings.TrimPrefix(k, "bk-"))
+			switch {
+			case n%3 == 0 && got[i] != nil:
+				t.Fatalf("item %d (%s) = %+v; want absent", i, k, got[i])
+			case n%3 != 0 && (got[i] == nil || got[i].Key != k || string(got[i].Value) != "v"+k):
+				t.Fatalf("item %d (%s) = %+v; want its own value", i, k, got[i])
+			}
+		}
+	}
+}
+
+// A get-many answer that does not fit the keys asked for is a protocol error, never a guess.
+func TestGetManyAnswerNotFittingTheKeys(t *testing.T) {
+	for name, fix := range map[string]func([]string, []*keyvalue.KeyValue) []*keyvalue.KeyValue{
+		"a key not asked for": func(keys []string, items []*keyvalue.KeyValue) []*keyvalue.KeyValue {
+			items[0] = &keyvalue.KeyValue{Key: "stranger", Value: []byte("x")}
+			return items
+		},
+		"more entries than keys": func(keys []string, items []*keyvalue.KeyValue) []*keyvalue.KeyValue {
+			return append(items, nil)
+		},
+		"a key named twice": func(keys []string, items []*keyvalue.KeyValue) []*keyvalue.KeyValue {
+			items[1] = items[0]
+			return items
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ns := natstest.Run(t)
+			backend := memory.New()
+			p, err := provider.Serve(natstest.Connect(t, ns), kvtest.Misanswering(backend, fix),
+				provider.WithPrefix(prefix), provider.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close(context.Background()) })
+			kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix(prefix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			_ = backend.Set(ctx, "b", "a", []byte("1"))
+			_ = backend.Set(ctx, "b", "c", []byte("2"))
+			_, err = kv.GetMany(ctx, "b", []string{"a", "c"})
+			if !errors.Is(err, client.ErrProtocol) || !errors.Is(err, keyvalue.ErrProtocol) {
+				t.Fatalf("GetMany = %v; want ErrProtocol", err)
+			}
+		})
+	}
+}
+
+// Empty batches make no call: providers such as keyvalue-redis fail them.
+func TestEmptyBatchesMakeNoCall(t *testing.T) {
+	ns := natstest.Run(t)
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix("nobody.serves"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if items, err := kv.GetMany(ctx, "b", nil); err != nil || items == nil || len(items) != 0 {
+		t.Errorf("GetMany(no keys) = %v, %v; want an empty list", items, err)
+	}
+	if err := kv.SetMany(ctx, "b", nil); err != nil {
+		t.Errorf("SetMany(no items) = %v", err)
+	}
+	if err := kv.DeleteMany(ctx, "b", []string{}); err != nil {
+		t.Errorf("DeleteMany(no keys) = %v", err)
+	}
+}
+
+// Transport failures match keyvalue's failure kinds and the wRPC errors alike.
+func TestFailuresMatchKeyvalueKinds(t *testing.T) {
+	ns := natstest.Run(t)
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix("nobody.serves"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = kv.Get(context.Background(), "b", "k")
+	if !errors.Is(err, keyvalue.ErrNoResponders) || !errors.Is(err, wrpcnats.ErrNoResponders) || errors.Is(err, keyvalue.ErrTimeout) {
+		t.Fatalf("Get with nobody serving = %v; want ErrNoResponders of both packages", err)
+	}
+}
+
+// A value announced larger than WithMaxValueBytes allows is refused.
+func TestMaxValueBytes(t *testing.T) {
+	kv, _ := setup(t, client.WithMaxValueBytes(1000))
+	ctx := context.Background()
+	if err := kv.Set(ctx, "b", "small", make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := kv.Get(ctx, "b", "small"); err != nil || !ok {
+		t.Fatalf("Get of 1000 bytes with a 1000-byte limit = %v, %v", ok, err)
+	}
+	// Larger than the limit and its overhead: refused.
+	if err := kv.Set(ctx, "b", "big", make([]byte, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kv.Get(ctx, "b", "big"); !errors.Is(err, client.ErrResultTooLarge) {
+		t.Fatalf("Get of 100 KiB with a 1000-byte limit: err = %v; want ErrResultTooLarge", err)
 	}
 }

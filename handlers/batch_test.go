@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/internal/kvtest"
 	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/keyvalue"
 	"github.com/wrpc-kv/gateway/provider"
@@ -36,7 +37,12 @@ func decodeItems(t *testing.T, res *resp) []batchItem {
 func TestBatchRoundTrip(t *testing.T) {
 	binary := string([]byte{0, 1, 0xfe, 0xff, 'a'})
 	values := map[string]string{"a/b": "hello", "emoji": "😀 text", "empty": "", "bin": binary}
-	for name, s := range map[string]keyvalue.Store{"batch interface": memory.New(), "fallback": &noBatch{Store: memory.New()}} {
+	for name, s := range map[string]keyvalue.Store{
+		"batch interface": memory.New(),
+		"fallback":        &noBatch{Store: memory.New()},
+		// get-many answered in an order of the provider's own, as keyvalue-nats does
+		"answers out of order": kvtest.Shuffled(memory.New(), 7),
+	} {
 		t.Run(name, func(t *testing.T) {
 			g := newGW(t, Options{Store: s})
 			var items []map[string]string
@@ -250,4 +256,127 @@ func TestBatchFallbackErrors(t *testing.T) {
 	if !slices.Contains(res.header.Values("Retry-After"), "1") {
 		t.Errorf("503 without Retry-After: %v", res.header)
 	}
+}
+
+// keyvalue-nats answers get-many in completion order once a batch is large: each value still
+// reaches the key it belongs to, absent keys are null, a key asked twice is answered twice.
+func TestBatchGetPairsByKey(t *testing.T) {
+	backend := memory.New()
+	g := newGW(t, Options{Store: kvtest.Shuffled(backend, 3)})
+	ctx := context.Background()
+	var keys []string
+	for i := range 300 {
+		k := fmt.Sprintf("bk-%d", i)
+		keys = append(keys, k)
+		if i%4 != 1 {
+			if err := backend.Set(ctx, "default", k, []byte(fmt.Sprintf("v%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	keys = append(keys, "bk-0", "bk-1")
+	res := g.postJSON(t, "/buckets/default/batch/get?encoding=utf8", string(mustJSON(t, map[string]any{"keys": keys})))
+	if !wantStatus(t, "POST", "batch/get", res, 200) {
+		return
+	}
+	items := decodeItems(t, res)
+	if len(items) != len(keys) {
+		t.Fatalf("%d items for %d keys", len(items), len(keys))
+	}
+	for i, it := range items {
+		var n int
+		fmt.Sscanf(keys[i], "bk-%d", &n)
+		want := fmt.Sprintf("v%d", n)
+		switch {
+		case it.Key != keys[i]:
+			t.Fatalf("item %d names %q; want %q", i, it.Key, keys[i])
+		case n%4 == 1 && it.Value != nil:
+			t.Fatalf("item %d (%s) = %q; want null", i, it.Key, *it.Value)
+		case n%4 != 1 && (it.Value == nil || *it.Value != want):
+			t.Fatalf("item %d (%s) = %v; want %q", i, it.Key, it.Value, want)
+		}
+	}
+}
+
+// An answer that does not fit the keys asked for is 502 protocol-error, never a guess.
+func TestBatchGetAnswerNotFittingTheKeys(t *testing.T) {
+	backend := memory.New()
+	g := newGW(t, Options{Store: kvtest.Misanswering(backend, func(keys []string, items []*keyvalue.KeyValue) []*keyvalue.KeyValue {
+		return append(items, &keyvalue.KeyValue{Key: "stranger"})
+	})})
+	res := g.postJSON(t, "/buckets/b/batch/get", `{"keys":["a"]}`)
+	wantProblem(t, "POST", "batch/get", res, 502, "/problems/protocol-error")
+}
+
+// refusingEmpty fails empty batches as keyvalue-redis does (an MGET without arguments).
+type refusingEmpty struct {
+	*memory.Store
+	calls atomic.Int64
+}
+
+func (s *refusingEmpty) GetMany(ctx context.Context, b string, keys []string) ([]*keyvalue.KeyValue, error) {
+	s.calls.Add(1)
+	if len(keys) == 0 {
+		return nil, &keyvalue.OtherError{Message: "ERR wrong number of arguments for 'mget' command"}
+	}
+	return s.Store.GetMany(ctx, b, keys)
+}
+
+func (s *refusingEmpty) SetMany(ctx context.Context, b string, items []keyvalue.KeyValue) error {
+	s.calls.Add(1)
+	if len(items) == 0 {
+		return &keyvalue.OtherError{Message: "ERR wrong number of arguments for 'mset' command"}
+	}
+	return s.Store.SetMany(ctx, b, items)
+}
+
+func (s *refusingEmpty) DeleteMany(ctx context.Context, b string, keys []string) error {
+	s.calls.Add(1)
+	if len(keys) == 0 {
+		return &keyvalue.OtherError{Message: "ERR wrong number of arguments for 'del' command"}
+	}
+	return s.Store.DeleteMany(ctx, b, keys)
+}
+
+// Empty batches are answered by the gateway and never reach the provider.
+func TestEmptyBatchesNeverReachTheProvider(t *testing.T) {
+	s := &refusingEmpty{Store: memory.New()}
+	g := newGW(t, Options{Store: s})
+	res := g.postJSON(t, "/buckets/b/batch/get", `{"keys":[]}`)
+	if wantStatus(t, "POST", "batch/get []", res, 200) && string(res.body) != `{"items":[]}`+"\n" {
+		t.Errorf("batch/get [] = %s; want {\"items\":[]}", res.body)
+	}
+	wantStatus(t, "POST", "batch/set []", g.postJSON(t, "/buckets/b/batch/set", `{"items":[]}`), 204)
+	wantStatus(t, "POST", "batch/delete []", g.postJSON(t, "/buckets/b/batch/delete", `{"keys":[]}`), 204)
+	if n := s.calls.Load(); n != 0 {
+		t.Errorf("the provider got %d empty batch calls; want none", n)
+	}
+	// Non-empty batches still reach it.
+	wantStatus(t, "POST", "batch/delete [a]", g.postJSON(t, "/buckets/b/batch/delete", `{"keys":["a"]}`), 204)
+	if n := s.calls.Load(); n != 1 {
+		t.Errorf("the provider got %d calls for one batch; want 1", n)
+	}
+}
+
+// A batch/get whose values exceed the batch result limit is refused with a hint to ask for
+// fewer keys.
+func TestBatchGetOverTheResultLimit(t *testing.T) {
+	backend := memory.New()
+	ns := natstest.Run(t)
+	p, err := provider.Serve(natstest.Connect(t, ns), backend, provider.WithPrefix("test.kv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix("test.kv"), client.WithMaxResultBytes(3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGW(t, Options{Store: kv, MaxBatchResultBytes: 3000})
+	for _, k := range []string{"a", "b"} {
+		_ = backend.Set(context.Background(), "b", k, make([]byte, 2000))
+	}
+	wantStatus(t, "POST", "batch/get [a]", g.postJSON(t, "/buckets/b/batch/get", `{"keys":["a"]}`), 200)
+	res := g.postJSON(t, "/buckets/b/batch/get", `{"keys":["a","b"]}`)
+	wantProblem(t, "POST", "batch/get [a b]", res, 502, "/problems/result-too-large", "fewer keys")
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +283,71 @@ func TestProviderAnswersOverNATS(t *testing.T) {
 		}
 		res := g.postJSON(t, "/buckets/"+bucket+"/batch/get", `{"keys":["k"]}`)
 		wantProblem(t, "POST", "/buckets/"+bucket+"/batch/get", res, want.status, want.typ, want.detail)
+	}
+}
+
+// A panic after the response has begun aborts the connection: a truncated body must not look
+// complete. The request is still logged, at Warn, as aborted.
+func TestPanicAfterTheResponseBegan(t *testing.T) {
+	sink := &logSink{}
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("the first part"))
+		_ = http.NewResponseController(w).Flush()
+		panic("late")
+	})
+	g := newGW(t, Options{UI: ui, Logger: slog.New(sink)})
+	srv := httptest.NewServer(g.h)
+	defer srv.Close()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	res, err := srv.Client().Get(srv.URL + "/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err == nil {
+		t.Fatalf("GET /page read %q to its end; want the body cut off", body)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	var found bool
+	for _, r := range sink.records {
+		attrs := map[string]string{}
+		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+		if attrs["path"] == "/page" {
+			found = r.Level == slog.LevelWarn && attrs["aborted"] == "true" && strings.Contains(attrs["error"], "late")
+		}
+	}
+	if !found {
+		t.Errorf("no Warn record of the aborted request: %v", sink.records)
+	}
+}
+
+// Failures of the provider are logged at Warn with the wRPC error behind them.
+func TestUpstreamFailuresLogAtWarn(t *testing.T) {
+	sink := &logSink{}
+	g := newGW(t, Options{Store: kvtest.Answering(memory.New()), Logger: slog.New(sink)})
+	sink.mu.Lock()
+	sink.records = nil
+	sink.mu.Unlock()
+	g.get(t, "/buckets/"+kvtest.Fail+"/keys/k")  // 502 remote failure
+	g.get(t, "/buckets/"+kvtest.Other+"/keys/k") // 502 provider error
+	g.get(t, "/buckets/ok/keys/k")               // 404
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.records) != 3 {
+		t.Fatalf("%d records; want 3", len(sink.records))
+	}
+	for i, want := range []slog.Level{slog.LevelWarn, slog.LevelWarn, slog.LevelInfo} {
+		r := sink.records[i]
+		attrs := map[string]string{}
+		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+		if r.Level != want {
+			t.Errorf("record %d (%s) at %v; want %v", i, attrs["status"], r.Level, want)
+		}
+		if i == 0 && !strings.Contains(attrs["error"], "wrpc: remote failure") {
+			t.Errorf("502 logged without the wRPC error: %v", attrs)
+		}
 	}
 }

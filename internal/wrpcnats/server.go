@@ -55,7 +55,8 @@ type Server struct {
 	subs   []*nats.Subscription
 	wg     sync.WaitGroup
 
-	running atomic.Int64 // calls in flight
+	running    atomic.Int64  // calls in flight
+	closeGrace time.Duration // see closeGrace; shorter in tests
 }
 
 // A ServerOption configures a Server.
@@ -119,6 +120,7 @@ func NewServer(nc *nats.Conn, opts ...ServerOption) (*Server, error) {
 		maxParams:     DefaultMaxParamBytes,
 		paramsTimeout: DefaultParamsTimeout,
 		log:           slog.Default(),
+		closeGrace:    closeGrace,
 	}
 	for _, opt := range opts {
 		if err := opt(s); err != nil {
@@ -194,8 +196,8 @@ func (s *Server) Close(ctx context.Context) error {
 	s.cancel()
 	select {
 	case <-done:
-	case <-time.After(closeGrace):
-		errs = append(errs, fmt.Errorf("wrpc: %d calls still running %v after they were canceled", s.running.Load(), closeGrace))
+	case <-time.After(s.closeGrace):
+		errs = append(errs, fmt.Errorf("wrpc: %d calls still running %v after they were canceled", s.running.Load(), s.closeGrace))
 	}
 	errs = append(errs, s.mux.close())
 	return errors.Join(errs...)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -272,6 +274,12 @@ func TestHostilePeers(t *testing.T) {
 				_ = nc.Publish(m.Reply+".results", chunk)
 			}
 		}, []ClientOption{WithMaxResultBytes(10_000)}, 5 * time.Second, ErrResultTooLarge},
+		// A value announced larger than the cap fails the call on its first message, with
+		// nothing more to come: waiting for the bytes would end in a timeout instead.
+		{"announced too large", func(nc *nats.Conn, m *nats.Msg) {
+			_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
+			_ = nc.Publish(m.Reply+".results", []byte{0x80, 0x80, 0x80, 0x80, 0x04, 'x'}) // a 1 GiB list
+		}, []ClientOption{WithMaxResultBytes(1 << 20)}, 5 * time.Second, ErrResultTooLarge},
 		{"results end early", func(nc *nats.Conn, m *nats.Msg) {
 			_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
 			_ = nc.Publish(m.Reply+".results", []byte{0x05, 1, 2})
@@ -448,5 +456,82 @@ func TestCallFailsWhenConnectionDrops(t *testing.T) {
 	}
 	if _, err := callEcho(ctx, c, "echo", []byte("x")); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("call while reconnecting: err = %v; want ErrNotConnected", err)
+	}
+}
+
+// A handler that ignores its canceled context does not keep Close waiting for ever.
+func TestServerCloseIsBounded(t *testing.T) {
+	ns := runNATS(t, 0)
+	srv, err := NewServer(connect(t, ns), ServePrefix(testPrefix), Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.closeGrace = 100 * time.Millisecond
+	started := make(chan struct{})
+	stuck := make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
+	err = srv.Handle(testInstance, "echo", func(p []byte) (Call, error) {
+		return func(context.Context) ([]byte, error) {
+			close(started)
+			<-stuck // ignores ctx
+			return nil, errors.New("released")
+		}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ns)
+	go func() { _, _ = callEcho(context.Background(), c, "echo", nil) }()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = srv.Close(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 calls still running") {
+		t.Fatalf("Close = %v; want the deadline and the call still running", err)
+	}
+}
+
+// countGoroutines counts the goroutines whose stack holds fn.
+func countGoroutines(fn string) int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return bytes.Count(buf, []byte(fn))
+}
+
+// A client or server nobody closes leaves no goroutine behind once its connection is closed.
+func TestMuxEndsWithItsConnection(t *testing.T) {
+	ns := runNATS(t, 0)
+	const fn = "wrpcnats.(*mux).failOnDisconnect"
+	before := countGoroutines(fn)
+	var conns []*nats.Conn
+	for range 5 {
+		nc, err := nats.Connect(ns.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, nc)
+		if _, err := NewClient(nc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewServer(nc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countGoroutines(fn); n != before+10 {
+		t.Fatalf("%d goroutines watch the connections; want %d", n-before, 10)
+	}
+	for _, nc := range conns {
+		nc.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for countGoroutines(fn) != before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still watch closed connections", countGoroutines(fn)-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A mux made on a closed connection starts none.
+	if _, err := NewClient(conns[0]); err == nil {
+		t.Fatal("NewClient on a closed connection succeeded")
 	}
 }
