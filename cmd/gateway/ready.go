@@ -79,7 +79,7 @@ func (r *readiness) probe(ctx context.Context) error {
 	case errors.As(err, &other):
 		return fmt.Errorf("the provider answers the probe of bucket %q with an error: %s%s", r.bucket, other.Message, r.hint(other.Message))
 	default:
-		return err
+		return fmt.Errorf("the provider does not answer the probe: %w", err)
 	}
 }
 
