@@ -192,7 +192,7 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 // being sent needs more than maxResult bytes: a peer announcing a value larger than the
 // caller accepts is refused before its bytes are buffered. What the peer still sends for a
 // call that has returned is dropped on arrival.
-func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []byte, maxResult int, decode func([]byte) error) error {
+func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []byte, maxResult int, decode func([]byte) error) (err error) {
 	if maxResult <= 0 {
 		return fmt.Errorf("wrpc: max result bytes must be positive, got %d", maxResult)
 	}
@@ -207,7 +207,11 @@ func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []
 	}
 	cl := &call{stream: newStream(nil, maxResult)}
 	token, reply := c.mux.register(cl)
-	defer c.mux.unregister(token)
+	// A call refused for what its peer sends may have the peer still sending: the mux then
+	// moves on to a fresh inbox, so the NATS server stops forwarding the rest.
+	defer func() {
+		c.mux.unregister(token, errors.Is(err, ErrResultTooLarge) || errors.Is(err, ErrProtocol))
+	}()
 
 	subject := c.subject(instance, fn)
 	hdr := mergeHeaders(c.header, CallHeader(ctx))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
@@ -19,38 +20,56 @@ type receiver interface {
 	fail(err error)
 }
 
-// mux routes messages from one wildcard inbox subscription (<inbox>.>) to the receivers
-// registered under <inbox>.<token>. It replaces a subscription per call.
-type mux struct {
-	inbox string // "<inbox prefix>.<nuid>", ends without a dot
-	// discard is a subject under the inbox that no token matches: messages to it (and to
-	// subjects below it) are dropped.
-	discard string
-	sub     *nats.Subscription
-	nc      *nats.Conn
-	status  chan nats.Status
+// strayLimit is how many bytes may arrive for tokens no exchange holds any more before the
+// mux moves to a fresh inbox. Normal strays are empty (end-of-stream markers that follow a
+// complete value); a peer that goes on sending after its exchange ended is flooding.
+const strayLimit = 1 << 20
 
-	mu     sync.RWMutex
-	routes map[string]receiver
+// mux routes messages from a wildcard inbox subscription (<inbox>.>) to the receivers
+// registered under <inbox>.<token>. It replaces a subscription per exchange.
+//
+// A peer can go on publishing to an exchange's subjects after the exchange has ended (a
+// provider streaming a value larger than the caller accepts, or one that never stops). The
+// NATS server delivers whatever matches the subscription, and a connection that cannot read
+// as fast as such a peer writes is dropped as a slow consumer, failing every exchange on it.
+// So the mux rotates: when an exchange is abandoned with its peer still sending, or bytes
+// for ended exchanges pass strayLimit, new exchanges get a fresh inbox, and the old inbox's
+// subscription is removed as soon as no exchange holds it; the server then stops forwarding
+// the flood at once, since nobody subscribes to its subject. Until then the stray messages
+// are dropped on arrival. The normal path pays nothing for this: no extra subscription and
+// no extra message.
+type mux struct {
+	nc     *nats.Conn
+	status chan nats.Status
+
+	mu        sync.RWMutex
+	cur       *inbox
+	draining  map[*inbox]struct{} // older inboxes that exchanges still hold
+	routes    map[string]route
+	closed    bool
+	rotations atomic.Int64
+}
+
+// inbox is one wildcard subscription of the mux.
+type inbox struct {
+	prefix string // "<inbox prefix>.<nuid>", ends without a dot
+	sub    *nats.Subscription
+	live   int          // exchanges registered under it; mux.mu guards it
+	strays atomic.Int64 // bytes that arrived for tokens nobody holds
+}
+
+type route struct {
+	r  receiver
+	ib *inbox
 }
 
 func newMux(nc *nats.Conn) (*mux, error) {
-	m := &mux{inbox: nc.NewInbox(), routes: make(map[string]receiver)}
-	m.discard = m.inbox + "._" // nuid tokens never contain "_"
-
-	sub, err := nc.Subscribe(m.inbox+".>", m.dispatch)
+	m := &mux{nc: nc, routes: make(map[string]route), draining: make(map[*inbox]struct{})}
+	ib, err := m.subscribe()
 	if err != nil {
 		return nil, err
 	}
-	// Delivery only copies bytes into per-call buffers whose size is bounded per call, so the
-	// subscription itself needs no limit of its own; a limit here would drop messages of
-	// calls in flight and make them fail as if the peer had gone.
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, err
-	}
-	m.sub = sub
-	m.nc = nc
+	m.cur = ib
 	m.status = nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	if nc.IsClosed() { // closed before the listener was in place: no CLOSED event will come
 		nc.RemoveStatusListener(m.status)
@@ -60,6 +79,24 @@ func newMux(nc *nats.Conn) (*mux, error) {
 	return m, nil
 }
 
+// subscribe makes a fresh inbox.
+func (m *mux) subscribe() (*inbox, error) {
+	ib := &inbox{prefix: m.nc.NewInbox()}
+	sub, err := m.nc.Subscribe(ib.prefix+".>", func(msg *nats.Msg) { m.dispatch(ib, msg) })
+	if err != nil {
+		return nil, err
+	}
+	// Delivery only copies bytes into per-exchange buffers whose size is bounded per
+	// exchange, so the subscription itself needs no limit of its own; a limit here would
+	// drop messages of exchanges in flight and make them fail as if the peer had gone.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	ib.sub = sub
+	return ib, nil
+}
+
 // failOnDisconnect fails every exchange in flight when the connection drops, at once instead
 // of at their deadlines. It ends when the connection is closed or the mux closes its status
 // channel, whichever comes first, so a mux nobody closes ends with its connection.
@@ -67,8 +104,8 @@ func (m *mux) failOnDisconnect() {
 	for st := range m.status {
 		err := fmt.Errorf("%w: connection %s", ErrNotConnected, st)
 		m.mu.RLock()
-		for _, r := range m.routes {
-			r.fail(err)
+		for _, rt := range m.routes {
+			rt.r.fail(err)
 		}
 		m.mu.RUnlock()
 		if st == nats.CLOSED {
@@ -78,45 +115,109 @@ func (m *mux) failOnDisconnect() {
 	}
 }
 
-// subject returns the subject of a token without registering it. Messages to an
-// unregistered token are dropped.
-func (m *mux) subject(token string) string { return m.inbox + "." + token }
+// discard returns a subject under the current inbox that no token matches: messages to it
+// (and to subjects below it) are dropped.
+func (m *mux) discard() string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.cur.prefix + "._" // nuid tokens never contain "_"
+}
 
 func (m *mux) register(r receiver) (token, subject string) {
 	token = nuid.Next()
 	m.mu.Lock()
-	m.routes[token] = r
+	ib := m.cur
+	ib.live++
+	m.routes[token] = route{r, ib}
 	m.mu.Unlock()
-	return token, m.subject(token)
+	return token, ib.prefix + "." + token
 }
 
-func (m *mux) unregister(token string) {
+// unregister ends the exchange of token. With abandoned set, its peer may still be sending
+// (the exchange gave up on it), so the mux moves to a fresh inbox at once instead of waiting
+// for the strays to pile up.
+func (m *mux) unregister(token string, abandoned bool) {
 	m.mu.Lock()
+	rt, ok := m.routes[token]
 	delete(m.routes, token)
+	var drop *nats.Subscription
+	if ok {
+		rt.ib.live--
+		if _, old := m.draining[rt.ib]; old && rt.ib.live == 0 {
+			delete(m.draining, rt.ib)
+			drop = rt.ib.sub
+		}
+	}
 	m.mu.Unlock()
+	if drop != nil {
+		_ = drop.Unsubscribe()
+	}
+	if ok && abandoned {
+		m.rotate(rt.ib)
+	}
 }
 
-func (m *mux) dispatch(msg *nats.Msg) {
-	rest := msg.Subject
-	if len(rest) <= len(m.inbox) || rest[len(m.inbox)] != '.' {
+// rotate gives new exchanges a fresh inbox when from is still the current one, and removes
+// from's subscription once no exchange holds it.
+func (m *mux) rotate(from *inbox) {
+	m.mu.Lock()
+	if m.closed || m.cur != from {
+		m.mu.Unlock()
 		return
 	}
-	token, suffix, _ := strings.Cut(rest[len(m.inbox)+1:], ".")
+	ib, err := m.subscribe()
+	if err != nil { // the connection is closing; keep what there is
+		m.mu.Unlock()
+		return
+	}
+	m.cur = ib
+	m.rotations.Add(1)
+	var drop *nats.Subscription
+	if from.live == 0 {
+		drop = from.sub
+	} else {
+		m.draining[from] = struct{}{}
+	}
+	m.mu.Unlock()
+	if drop != nil {
+		_ = drop.Unsubscribe()
+	}
+}
+
+func (m *mux) dispatch(ib *inbox, msg *nats.Msg) {
+	rest := msg.Subject
+	if len(rest) <= len(ib.prefix) || rest[len(ib.prefix)] != '.' {
+		return
+	}
+	token, suffix, _ := strings.Cut(rest[len(ib.prefix)+1:], ".")
 	m.mu.RLock()
-	r := m.routes[token]
+	rt, ok := m.routes[token]
 	m.mu.RUnlock()
-	if r != nil {
-		r.receive(suffix, msg)
+	if ok {
+		rt.r.receive(suffix, msg)
+		return
+	}
+	if ib.strays.Add(int64(len(msg.Data))) > strayLimit {
+		m.rotate(ib)
 	}
 }
 
 func (m *mux) close() error {
 	m.nc.RemoveStatusListener(m.status)
-	err := m.sub.Unsubscribe()
-	if errors.Is(err, nats.ErrConnectionClosed) {
-		err = nil // the subscription went with the connection
+	m.mu.Lock()
+	m.closed = true
+	subs := []*nats.Subscription{m.cur.sub}
+	for ib := range m.draining {
+		subs = append(subs, ib.sub)
 	}
-	return err
+	m.mu.Unlock()
+	var errs []error
+	for _, sub := range subs {
+		if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			errs = append(errs, err) // a closed connection took the subscription with it
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // stream collects the payloads of one direction of a call (params or results) until the empty

@@ -262,12 +262,12 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 	if errors.Is(err, wire.ErrTruncated) {
 		inv = &invocation{stream: newStream(append([]byte(nil), m.Data...), s.maxParams)}
 		token, subject := s.mux.register(inv)
-		defer s.mux.unregister(token)
+		defer s.mux.unregister(token, false)
 		paramsSubject = subject
 	} else {
 		// Complete already: the caller's end-of-params marker goes to a token nobody
 		// registers and is dropped by the mux.
-		paramsSubject = s.mux.discard
+		paramsSubject = s.mux.discard()
 	}
 	if err := s.nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: paramsSubject}); err != nil {
 		s.log.Debug("wrpc: publish handshake", "subject", m.Subject, "err", err)

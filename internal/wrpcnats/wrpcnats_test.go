@@ -517,21 +517,96 @@ func TestMuxEndsWithItsConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := countGoroutines(fn); n != before+10 {
-		t.Fatalf("%d goroutines watch the connections; want %d", n-before, 10)
+	waitGoroutines := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for countGoroutines(fn) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines watch the connections; want %d", countGoroutines(fn)-before, want-before)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
+	waitGoroutines(before + 10)
 	for _, nc := range conns {
 		nc.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for countGoroutines(fn) != before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines still watch closed connections", countGoroutines(fn)-before)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGoroutines(before)
 	// A mux made on a closed connection starts none.
 	if _, err := NewClient(conns[0]); err == nil {
 		t.Fatal("NewClient on a closed connection succeeded")
+	}
+}
+
+// A peer that keeps sending after its call ended (refused as too large, or complete) stops
+// reaching the client: the mux moves to a fresh inbox and drops the old subscription, so the
+// NATS server has nobody to forward the rest to. Other calls go on working.
+func TestFloodStopsAtTheServer(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		first []byte // the first results message
+		opts  []ClientOption
+		want  error
+	}{
+		{"after a value announced too large", []byte{0x80, 0x80, 0x80, 0x80, 0x04}, []ClientOption{WithMaxResultBytes(1 << 20)}, ErrResultTooLarge},
+		{"after a complete value", wire.AppendBytes(nil, []byte("ok")), nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := runNATS(t, 0)
+			const floodMsgs, size = 400, 256 << 10
+			done := make(chan struct{})
+			rawPeer(t, ns, func(nc *nats.Conn, m *nats.Msg) {
+				if !bytes.Equal(m.Data, wire.AppendBytes(nil, []byte("flood"))) {
+					_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
+					_ = nc.Publish(m.Reply+".results", wire.AppendBytes(nil, []byte("fine")))
+					return
+				}
+				go func() {
+					defer close(done)
+					_ = nc.PublishMsg(&nats.Msg{Subject: m.Reply, Reply: nats.NewInbox()})
+					_ = nc.Publish(m.Reply+".results", tt.first)
+					chunk := make([]byte, size)
+					for range floodMsgs {
+						_ = nc.Publish(m.Reply+".results", chunk)
+					}
+					_ = nc.Flush()
+				}()
+			})
+			nc := connect(t, ns)
+			c, err := NewClient(nc, append([]ClientOption{WithPrefix(testPrefix)}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := nc.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			subsBefore := ns.NumSubscriptions()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := callEcho(ctx, c, "echo", []byte("flood")); !errors.Is(err, tt.want) && !(tt.want == nil && err == nil) {
+				t.Fatalf("the flooding call: %v; want %v", err, tt.want)
+			}
+			select {
+			case <-done:
+			case <-ctx.Done():
+				t.Fatal("the flood did not end")
+			}
+			if got, err := callEcho(ctx, c, "echo", []byte("x")); err != nil || string(got) != "fine" {
+				t.Fatalf("a call after the flood = %q, %v", got, err)
+			}
+			received := nc.Stats().InMsgs
+			if received > floodMsgs/2 {
+				t.Errorf("the client received %d of the %d flooding messages; the server should have stopped forwarding them", received, floodMsgs)
+			}
+			if c.mux.rotations.Load() != 1 {
+				t.Errorf("%d rotations; want 1", c.mux.rotations.Load())
+			}
+			if err := nc.Flush(); err != nil { // the server has seen the UNSUB
+				t.Fatal(err)
+			}
+			if got := ns.NumSubscriptions(); got != subsBefore {
+				t.Errorf("%d subscriptions on the server after the flood; want %d (the old inbox dropped)", got, subsBefore)
+			}
+		})
 	}
 }
