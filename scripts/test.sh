@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing on a fresh machine what the tests need (the
-# Rust test peer's crates, Chromium and npm packages for the browser tests, a Python virtual
+# crates of the Rust test peers, Chromium and npm packages for the browser tests, a Python virtual
 # environment for the generated Python client and Schemathesis). Build caches live outside
 # the clone, under ${XDG_CACHE_HOME:-~/.cache}/wrpc-kv-gateway, so reruns are fast.
 #
@@ -65,6 +65,8 @@ step_go() {
   ensure_curl || return
   cargo build --quiet --release --locked --manifest-path interop/rustpeer/Cargo.toml || return
   export RUSTPEER_BIN="$CARGO_TARGET_DIR/release/rustpeer"
+  cargo build --quiet --release --locked --manifest-path interop/wcprovider/Cargo.toml || return
+  export WCPROVIDER_BIN="$CARGO_TARGET_DIR/release/wcprovider"
   go vet ./... || return
   gateway_binary || return
   go test -race -count=1 -timeout 15m ./...
