@@ -185,6 +185,11 @@ func (s *Server) Close(ctx context.Context) error {
 		errs = append(errs, sub.Unsubscribe())
 	}
 	s.mu.Unlock()
+	// Once the server has the unsubscriptions, new calls answer no responders at once
+	// instead of reaching a server that no longer takes them.
+	if err := s.nc.Flush(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		errs = append(errs, err)
+	}
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
