@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -28,17 +29,23 @@ const DefaultTimeout = 10 * time.Second
 // KeyValue calls a keyvalue provider. It is safe for concurrent use.
 type KeyValue struct {
 	rpc     *wrpcnats.Client
+	prefix  string
 	timeout time.Duration
 	// maxResult caps the results of every call but get; maxGet those of get.
 	maxResult, maxGet int
+	observer          CallObserver
+	tracer            trace.Tracer
 }
 
 var _ keyvalue.Store = (*KeyValue)(nil)
 
 type config struct {
+	prefix    string
 	timeout   time.Duration
 	maxResult int
 	maxValue  int
+	observer  CallObserver
+	tracer    trace.Tracer
 	rpc       []wrpcnats.ClientOption
 }
 
@@ -52,7 +59,11 @@ type Option func(*config) error
 // WithPrefix sets the subject prefix of the provider: "<lattice>.<provider-id>" for a
 // wasmCloud provider.
 func WithPrefix(prefix string) Option {
-	return func(c *config) error { c.rpc = append(c.rpc, wrpcnats.WithPrefix(prefix)); return nil }
+	return func(c *config) error {
+		c.prefix = prefix
+		c.rpc = append(c.rpc, wrpcnats.WithPrefix(prefix))
+		return nil
+	}
 }
 
 // WithHeader adds a header to every invocation. wasmCloud providers need source-id (a
@@ -105,7 +116,7 @@ func WithMaxValueBytes(n int) Option {
 
 // New returns a client calling over nc.
 func New(nc *nats.Conn, opts ...Option) (*KeyValue, error) {
-	cfg := config{timeout: DefaultTimeout, maxResult: wrpcnats.DefaultMaxResultBytes}
+	cfg := config{timeout: DefaultTimeout, maxResult: wrpcnats.DefaultMaxResultBytes, tracer: noopTracer}
 	for _, opt := range opts {
 		if err := opt(&cfg); err != nil {
 			return nil, err
@@ -115,7 +126,8 @@ func New(nc *nats.Conn, opts ...Option) (*KeyValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv := &KeyValue{rpc: rpc, timeout: cfg.timeout, maxResult: cfg.maxResult, maxGet: cfg.maxResult}
+	kv := &KeyValue{rpc: rpc, prefix: cfg.prefix, timeout: cfg.timeout, maxResult: cfg.maxResult, maxGet: cfg.maxResult,
+		observer: cfg.observer, tracer: cfg.tracer}
 	if cfg.maxValue > 0 {
 		kv.maxGet = cfg.maxValue + getResultOverhead
 	}
@@ -140,17 +152,38 @@ func WithCallHeader(ctx context.Context, key, value string) context.Context {
 
 // invoke calls fn with params under the client's default deadline; decode consumes the
 // result and returns an error matching wire.ErrTruncated until it is complete.
-func (kv *KeyValue) invoke(ctx context.Context, instance, fn string, params []byte, decode func([]byte) error) error {
+//
+// The error it returns is the call's failure; a provider's answer comes back through decode,
+// and perr, when not nil, points at it so that observers and spans see it.
+func (kv *KeyValue) invoke(ctx context.Context, instance, fn string, params []byte, perr *error, decode func([]byte) error) (err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, kv.timeout)
 		defer cancel()
 	}
+	ctx, span := kv.startSpan(ctx, instance, fn)
+	start := time.Now()
+	received := 0
+	defer func() {
+		outcome := err
+		if outcome == nil && perr != nil {
+			outcome = *perr
+		}
+		endSpan(span, outcome)
+		if kv.observer != nil {
+			kv.observer.CallDone(Call{Interface: shortInterface(instance), Function: fn, Duration: time.Since(start),
+				SentBytes: len(params), ReceivedBytes: received, Err: outcome})
+		}
+	}()
 	limit := kv.maxResult
 	if fn == "get" {
 		limit = kv.maxGet
 	}
-	if err := kv.rpc.InvokeLimit(ctx, instance, fn, params, limit, decode); err != nil {
+	err = kv.rpc.InvokeLimit(ctx, instance, fn, params, limit, func(b []byte) error {
+		received = len(b)
+		return decode(b)
+	})
+	if err != nil {
 		return classify(fmt.Errorf("keyvalue %s: %w", fn, err))
 	}
 	return nil
@@ -160,7 +193,7 @@ func (kv *KeyValue) invoke(ctx context.Context, instance, fn string, params []by
 // present (ok true, len 0).
 func (kv *KeyValue) Get(ctx context.Context, bucket, key string) (value []byte, ok bool, err error) {
 	var perr error
-	err = kv.invoke(ctx, keyvalue.StoreInstance, "get", keyvalue.AppendBucketKeyParams(nil, bucket, key), func(b []byte) (err error) {
+	err = kv.invoke(ctx, keyvalue.StoreInstance, "get", keyvalue.AppendBucketKeyParams(nil, bucket, key), &perr, func(b []byte) (err error) {
 		value, ok, perr, _, err = keyvalue.ConsumeGetResult(b)
 		return err
 	})
@@ -186,7 +219,7 @@ func (kv *KeyValue) Delete(ctx context.Context, bucket, key string) error {
 // Exists reports whether key is present.
 func (kv *KeyValue) Exists(ctx context.Context, bucket, key string) (exists bool, err error) {
 	var perr error
-	err = kv.invoke(ctx, keyvalue.StoreInstance, "exists", keyvalue.AppendBucketKeyParams(nil, bucket, key), func(b []byte) (err error) {
+	err = kv.invoke(ctx, keyvalue.StoreInstance, "exists", keyvalue.AppendBucketKeyParams(nil, bucket, key), &perr, func(b []byte) (err error) {
 		exists, perr, _, err = keyvalue.ConsumeExistsResult(b)
 		return err
 	})
@@ -200,7 +233,7 @@ func (kv *KeyValue) Exists(ctx context.Context, bucket, key string) (exists bool
 // previous page's Cursor until it is nil. The provider chooses the page size.
 func (kv *KeyValue) ListKeys(ctx context.Context, bucket string, cursor *uint64) (r keyvalue.KeyResponse, err error) {
 	var perr error
-	err = kv.invoke(ctx, keyvalue.StoreInstance, "list-keys", keyvalue.AppendListKeysParams(nil, bucket, cursor), func(b []byte) (err error) {
+	err = kv.invoke(ctx, keyvalue.StoreInstance, "list-keys", keyvalue.AppendListKeysParams(nil, bucket, cursor), &perr, func(b []byte) (err error) {
 		r, perr, _, err = keyvalue.ConsumeListKeysResult(b)
 		return err
 	})
@@ -216,7 +249,7 @@ func (kv *KeyValue) ListKeys(ctx context.Context, bucket string, cursor *uint64)
 // Increment adds delta to the counter at key and returns the new value.
 func (kv *KeyValue) Increment(ctx context.Context, bucket, key string, delta uint64) (v uint64, err error) {
 	var perr error
-	err = kv.invoke(ctx, keyvalue.AtomicsInstance, "increment", keyvalue.AppendIncrementParams(nil, bucket, key, delta), func(b []byte) (err error) {
+	err = kv.invoke(ctx, keyvalue.AtomicsInstance, "increment", keyvalue.AppendIncrementParams(nil, bucket, key, delta), &perr, func(b []byte) (err error) {
 		v, perr, _, err = keyvalue.ConsumeIncrementResult(b)
 		return err
 	})
@@ -242,8 +275,12 @@ func (kv *KeyValue) GetMany(ctx context.Context, bucket string, keys []string) (
 		return []*keyvalue.KeyValue{}, nil
 	}
 	var perr error
-	err = kv.invoke(ctx, keyvalue.BatchInstance, "get-many", keyvalue.AppendKeysParams(nil, bucket, keys), func(b []byte) (err error) {
+	err = kv.invoke(ctx, keyvalue.BatchInstance, "get-many", keyvalue.AppendKeysParams(nil, bucket, keys), &perr, func(b []byte) (err error) {
 		items, perr, _, err = keyvalue.ConsumeGetManyResult(b)
+		if err == nil && perr == nil {
+			// An answer that does not fit the keys is a broken answer, reported as one.
+			items, err = pairByKey(keys, items)
+		}
 		return err
 	})
 	if err == nil {
@@ -252,13 +289,13 @@ func (kv *KeyValue) GetMany(ctx context.Context, bucket string, keys []string) (
 	if err != nil {
 		return nil, err
 	}
-	return pairByKey(keys, items)
+	return items, nil
 }
 
 // pairByKey orders a get-many answer by the keys asked for (see GetMany).
 func pairByKey(keys []string, entries []*keyvalue.KeyValue) ([]*keyvalue.KeyValue, error) {
 	if len(entries) > len(keys) {
-		return nil, protocolError("get-many answered %d entries for %d keys", len(entries), len(keys))
+		return nil, fmt.Errorf("get-many answered %d entries for %d keys", len(entries), len(keys))
 	}
 	asked := make(map[string]int, len(keys)) // times each key was asked for
 	for _, k := range keys {
@@ -272,10 +309,10 @@ func pairByKey(keys []string, entries []*keyvalue.KeyValue) ([]*keyvalue.KeyValu
 		}
 		n, ok := asked[e.Key]
 		if !ok {
-			return nil, protocolError("get-many answered key %q, which was not asked for", e.Key)
+			return nil, fmt.Errorf("get-many answered key %q, which was not asked for", e.Key)
 		}
 		if named[e.Key]++; named[e.Key] > n {
-			return nil, protocolError("get-many answered key %q %d times; it was asked for %d", e.Key, named[e.Key], n)
+			return nil, fmt.Errorf("get-many answered key %q %d times; it was asked for %d", e.Key, named[e.Key], n)
 		}
 		if _, dup := found[e.Key]; !dup {
 			found[e.Key] = e
@@ -316,7 +353,7 @@ func (kv *KeyValue) DeleteMany(ctx context.Context, bucket string, keys []string
 // unit calls a function returning result<_, error>.
 func (kv *KeyValue) unit(ctx context.Context, instance, fn string, params []byte) error {
 	var perr error
-	err := kv.invoke(ctx, instance, fn, params, func(b []byte) (err error) {
+	err := kv.invoke(ctx, instance, fn, params, &perr, func(b []byte) (err error) {
 		perr, _, err = keyvalue.ConsumeUnitResult(b)
 		return err
 	})

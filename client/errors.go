@@ -2,7 +2,6 @@ package client
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -62,9 +61,4 @@ func classify(err error) error {
 		}
 	}
 	return err
-}
-
-// protocolError is a provider answer that does not fit the call.
-func protocolError(format string, args ...any) error {
-	return classify(fmt.Errorf("%w: "+format, append([]any{wrpcnats.ErrProtocol}, args...)...))
 }

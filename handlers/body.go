@@ -23,29 +23,47 @@ import (
 
 // bodyBudget is the share of MaxBufferedBytes still free.
 type bodyBudget struct {
-	sem  *semaphore.Weighted
-	size int64
-	wait time.Duration
+	sem      *semaphore.Weighted
+	size     int64
+	wait     time.Duration
+	observer Observer
 }
 
-func newBodyBudget(size int64, wait time.Duration) *bodyBudget {
-	return &bodyBudget{sem: semaphore.NewWeighted(size), size: size, wait: wait}
+func newBodyBudget(size int64, wait time.Duration, o Observer) *bodyBudget {
+	return &bodyBudget{sem: semaphore.NewWeighted(size), size: size, wait: wait, observer: o}
 }
 
 // reserve takes n bytes of the budget, waiting at most b.wait, and returns the function that
 // gives them back (safe to call more than once).
 func (b *bodyBudget) reserve(ctx context.Context, n int64) (func(), error) {
-	wctx, cancel := context.WithTimeout(ctx, b.wait)
-	defer cancel()
-	if err := b.sem.Acquire(wctx, n); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err() // the client went away
+	if !b.sem.TryAcquire(n) {
+		start := time.Now()
+		wctx, cancel := context.WithTimeout(ctx, b.wait)
+		err := b.sem.Acquire(wctx, n)
+		cancel()
+		if b.observer != nil {
+			b.observer.BodyWaited(time.Since(start), err == nil)
 		}
-		return nil, newProblem(kindUnavailable,
-			"the gateway is already buffering request bodies up to its limit of %d bytes; retry shortly", b.size)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err() // the client went away
+			}
+			return nil, newProblem(kindUnavailable,
+				"the gateway is already buffering request bodies up to its limit of %d bytes; retry shortly", b.size)
+		}
+	}
+	if b.observer != nil {
+		b.observer.BodyBuffered(n)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { b.sem.Release(n) }) }, nil
+	return func() {
+		once.Do(func() {
+			b.sem.Release(n)
+			if b.observer != nil {
+				b.observer.BodyBuffered(-n)
+			}
+		})
+	}, nil
 }
 
 // readBody reads the body of r, at most limit bytes, within the body budget; in.release

@@ -3,6 +3,8 @@ package handlers
 import (
 	"net/http"
 	"slices"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // corsPolicy decides which browser origins may call the API cross-origin. The gateway's own
@@ -31,10 +33,10 @@ func (c corsPolicy) allowOrigin(origin string) string {
 }
 
 // corsExposed are the response headers a cross-origin script may read.
-const corsExposed = "ETag, Retry-After, Allow, Content-Length"
+const corsExposed = "ETag, Retry-After, Allow, Content-Length, X-Request-Id"
 
 // corsRequestHeaders are the request headers a cross-origin request may send.
-const corsRequestHeaders = "Content-Type, If-None-Match"
+const corsRequestHeaders = "Content-Type, If-None-Match, X-Request-Id, traceparent, tracestate"
 
 // middleware marks responses to allowed origins as readable by them.
 func (c corsPolicy) middleware(next http.Handler) http.Handler {
@@ -57,6 +59,7 @@ func (c corsPolicy) middleware(next http.Handler) http.Handler {
 // parameters hold, so a browser always gets to send the real request and read its answer.
 func (h *handler) options(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		named(r, OperationOptions, chi.RouteContext(r.Context()).RoutePattern())
 		hdr := w.Header()
 		hdr.Set("Allow", allow)
 		if r.Header.Get("Access-Control-Request-Method") != "" && hdr.Get("Access-Control-Allow-Origin") != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	gateway "github.com/wrpc-kv/gateway"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -93,18 +94,30 @@ type Options struct {
 	// Allow, but without Access-Control-* headers, which browsers treat as a refusal.
 	CORSOrigins []string
 
-	// Logger receives one record per request (Info; Debug for /healthz and /readyz).
-	// Nil logs nothing.
+	// Logger receives one record per request (Info; Debug for /healthz and /readyz; Warn
+	// for provider failures), with the request's id and trace id. Nil logs nothing.
 	Logger *slog.Logger
+	// Observer learns of every request and of the request bodies buffered (metrics). Nil
+	// observes nothing.
+	Observer Observer
+	// TracerProvider, when set, makes a server span of every request but the probes and
+	// scrapes, named by its operation, continuing the caller's W3C trace context. Whether set
+	// or not, that trace context travels on to the calls made for the request (through the
+	// request's context).
+	TracerProvider trace.TracerProvider
+	// Metrics serves GET /metrics. Nil answers it 404 (metrics served elsewhere, or not at
+	// all).
+	Metrics http.Handler
 	// UI serves "/" and every path outside the API. Nil answers them 404.
 	UI http.Handler
 }
 
 // handler holds what the routes share. It is immutable after New.
 type handler struct {
-	opts   Options
-	store  keyvalue.Store
-	log    *slog.Logger
+	opts     Options
+	store    keyvalue.Store
+	log      *slog.Logger
+	observer Observer
 	spec   *spec
 	mux    *chi.Mux
 	allow  map[string]string // pattern -> Allow header value
@@ -132,6 +145,7 @@ var operations = []*operation{
 	{method: http.MethodGet, pattern: "/openapi.json", id: "getOpenAPIJSON", serve: (*handler).openAPIJSON},
 	{method: http.MethodGet, pattern: "/healthz", id: "healthz", serve: (*handler).healthz},
 	{method: http.MethodGet, pattern: "/readyz", id: "readyz", serve: (*handler).readyz},
+	{method: http.MethodGet, pattern: "/metrics", id: "getMetrics", serve: (*handler).metrics},
 }
 
 func incrementLimit(*handler) int64 { return maxIncrementBodyBytes }
@@ -150,11 +164,12 @@ func New(opts Options) (http.Handler, error) {
 	h := &handler{
 		opts:   opts,
 		store:  opts.Store,
-		log:    opts.Logger,
-		spec:   sp,
+		log:      opts.Logger,
+		observer: opts.Observer,
+		spec:     sp,
 		allow:  make(map[string]string),
 		cors:   newCORSPolicy(opts.CORSOrigins),
-		budget: newBodyBudget(opts.MaxBufferedBytes, opts.BufferWait),
+		budget: newBodyBudget(opts.MaxBufferedBytes, opts.BufferWait, opts.Observer),
 		// The handlers apply defaults themselves, so the validator never rewrites a
 		// request's query or body.
 		validateAll: openapi3filter.Options{SkipSettingDefaults: true},
@@ -164,7 +179,7 @@ func New(opts Options) (http.Handler, error) {
 
 	mux := chi.NewRouter()
 	h.mux = mux
-	mux.Use(h.logRequests, h.recoverPanics, routeEscapedPath, h.cors.middleware)
+	mux.Use(h.traceRequests, identifyRequests, h.logRequests, h.recoverPanics, routeEscapedPath, h.cors.middleware)
 	mux.NotFound(h.notFound)
 	mux.MethodNotAllowed(h.methodNotAllowed)
 
@@ -303,6 +318,7 @@ func routeEscapedPath(next http.Handler) http.Handler {
 // notFound answers paths no route matches: the UI's outside the API, 404 problems inside it.
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 	if h.opts.UI != nil && !h.underAPI(r.URL.EscapedPath()) {
+		named(r, OperationUI, "/")
 		h.opts.UI.ServeHTTP(w, r)
 		return
 	}

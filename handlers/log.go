@@ -8,16 +8,37 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // record is what the request log learns about one request while it is served. It is the
 // request's ResponseWriter too, counting the status and bytes written.
 type record struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
-	err    error
+	status    int
+	bytes     int64
+	err       error
+	operation string
+	body      countingBody // the request body, counting what is read
 }
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	r interface {
+		Read([]byte) (int, error)
+		Close() error
+	}
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *countingBody) Close() error { return b.r.Close() }
 
 func (rec *record) WriteHeader(status int) {
 	if rec.status == 0 {
@@ -57,7 +78,14 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := recordPool.Get().(*record)
-		*rec = record{ResponseWriter: w}
+		*rec = record{ResponseWriter: w, operation: OperationNoRoute}
+		if r.Body != nil && r.Body != http.NoBody {
+			rec.body.r = r.Body
+			r.Body = &rec.body
+		}
+		if h.observer != nil {
+			h.observer.RequestStarted()
+		}
 		defer func() {
 			v := recover() // only http.ErrAbortHandler gets past recoverPanics
 			h.logRequest(r, rec, start, v != nil)
@@ -76,6 +104,11 @@ func (h *handler) logRequest(r *http.Request, rec *record, start time.Time, abor
 	if status == 0 {
 		status = http.StatusOK
 	}
+	duration := time.Since(start)
+	if h.observer != nil {
+		h.observer.RequestDone(Request{Operation: rec.operation, Status: status, Duration: duration,
+			RequestBytes: rec.body.n, ResponseBytes: rec.bytes})
+	}
 	level := slog.LevelInfo
 	switch {
 	case r.URL.Path == "/healthz" || r.URL.Path == "/readyz":
@@ -88,14 +121,20 @@ func (h *handler) logRequest(r *http.Request, rec *record, start time.Time, abor
 	if !h.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := [8]slog.Attr{
+	attrs := [11]slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.EscapedPath()),
 		slog.Int("status", status),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", duration),
 		slog.Int64("bytes", rec.bytes),
+		slog.String("request_id", RequestID(ctx)),
 	}
-	n := 5
+	n := 6
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		attrs[n] = slog.String("trace_id", sc.TraceID().String())
+		attrs[n+1] = slog.String("span_id", sc.SpanID().String())
+		n += 2
+	}
 	if rec.err != nil {
 		attrs[n] = slog.String("error", rec.err.Error())
 		n++

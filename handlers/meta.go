@@ -54,3 +54,12 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request, _ *input) error
 	writeJSON(w, http.StatusOK, readyBody)
 	return nil
 }
+
+// metrics serves the metrics exposition, when the gateway serves it here.
+func (h *handler) metrics(w http.ResponseWriter, r *http.Request, _ *input) error {
+	if h.opts.Metrics == nil {
+		return newProblem(kindNoSuchRoute, "metrics are not served on this address")
+	}
+	h.opts.Metrics.ServeHTTP(w, r)
+	return nil
+}

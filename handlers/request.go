@@ -55,6 +55,7 @@ func (h *handler) handle(op *operation, route *routers.Route) http.Handler {
 	hasBucket := strings.Contains(op.pattern, "{bucket}")
 	hasKey := strings.Contains(op.pattern, "{key}")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		named(r, op.id, op.pattern)
 		in := &input{}
 		err := h.decode(w, r, op, route, in, hasBucket, hasKey)
 		if err == nil {

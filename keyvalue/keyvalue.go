@@ -93,3 +93,65 @@ type Store interface {
 	SetMany(ctx context.Context, bucket string, items []KeyValue) error
 	DeleteMany(ctx context.Context, bucket string, keys []string) error
 }
+
+// Outcomes of a call, as ErrorKind names them: short, stable words for metrics labels and
+// trace attributes.
+const (
+	OutcomeOK             = "ok"
+	OutcomeNoSuchStore    = "no_such_store"
+	OutcomeAccessDenied   = "access_denied"
+	OutcomeOther          = "other"
+	OutcomeNoResponders   = "no_responders"
+	OutcomeTimeout        = "timeout"
+	OutcomeRemoteFailure  = "remote_failure"
+	OutcomeResultTooLarge = "result_too_large"
+	OutcomeProtocol       = "protocol"
+	OutcomeNotConnected   = "not_connected"
+	OutcomeClosed         = "closed"
+	OutcomeCanceled       = "canceled"
+	OutcomeError          = "error"
+)
+
+// ErrorKind names what err says of a call: OutcomeOK for nil, the provider's answer
+// (OutcomeNoSuchStore, OutcomeAccessDenied, OutcomeOther), the failure (OutcomeNoResponders,
+// ...), OutcomeCanceled for a canceled context, and OutcomeError for anything else.
+func ErrorKind(err error) string {
+	var other *OtherError
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.Is(err, ErrNoSuchStore):
+		return OutcomeNoSuchStore
+	case errors.Is(err, ErrAccessDenied):
+		return OutcomeAccessDenied
+	case errors.As(err, &other):
+		return OutcomeOther
+	case errors.Is(err, ErrNoResponders):
+		return OutcomeNoResponders
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return OutcomeTimeout
+	case errors.Is(err, ErrRemoteFailure):
+		return OutcomeRemoteFailure
+	case errors.Is(err, ErrResultTooLarge):
+		return OutcomeResultTooLarge
+	case errors.Is(err, ErrProtocol):
+		return OutcomeProtocol
+	case errors.Is(err, ErrNotConnected):
+		return OutcomeNotConnected
+	case errors.Is(err, ErrClosed):
+		return OutcomeClosed
+	case errors.Is(err, context.Canceled):
+		return OutcomeCanceled
+	}
+	return OutcomeError
+}
+
+// IsAnswer reports whether err is a provider's answer (the WIT error variant) rather than a
+// failure.
+func IsAnswer(err error) bool {
+	switch ErrorKind(err) {
+	case OutcomeNoSuchStore, OutcomeAccessDenied, OutcomeOther:
+		return true
+	}
+	return false
+}

@@ -5,11 +5,16 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -23,6 +28,98 @@ type Provider struct {
 type config struct {
 	rpc        []wrpcnats.ServerOption
 	interfaces []string
+	observer   Observer
+	tracer     trace.Tracer
+}
+
+// Invocation describes one served call, for an Observer.
+type Invocation struct {
+	// Interface is the interface's short name: "store", "atomics" or "batch".
+	Interface string
+	// Function is the WIT function: "get", "get-many", ...
+	Function string
+	Duration time.Duration
+	// Err is the store's answer (keyvalue.ErrNoSuchStore, ...), or the backend failure the
+	// caller saw as a remote failure; nil for a success. keyvalue.ErrorKind names it.
+	Err error
+}
+
+// An Observer learns of every invocation the provider serves (metrics). Its methods must not
+// block.
+type Observer interface {
+	InvocationStarted(iface, function string)
+	InvocationDone(inv Invocation)
+}
+
+// WithObserver has o learn of every invocation.
+func WithObserver(o Observer) Option {
+	return func(c *config) { c.observer = o }
+}
+
+// WithTracerProvider makes a server span of every invocation with tp's tracer, continuing
+// the trace whose context the invocation carries (traceparent, tracestate headers), with the
+// RPC semantic conventions (rpc.system wrpc, rpc.service the interface, rpc.method the
+// function). The backend's context is the span's, so its own spans are children of it.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tracer = tp.Tracer(instrumentation) }
+}
+
+// instrumentation names this package to OpenTelemetry.
+const instrumentation = "github.com/wrpc-kv/gateway/provider"
+
+// traceContext is the W3C trace-context propagator.
+var traceContext = propagation.TraceContext{}
+
+// instrument wraps the handler of f: the store's answers become error results, and each
+// invocation is traced and observed.
+func (c *config) instrument(f function) wrpcnats.Handler {
+	_, iface, _ := strings.Cut(f.instance, "/")
+	iface, _, _ = strings.Cut(iface, "@")
+	subject := f.instance + "/" + f.name
+	return func(p []byte) (wrpcnats.Call, error) {
+		call, err := f.handler(p)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) ([]byte, error) {
+			var span trace.Span
+			if c.tracer != nil {
+				if h := wrpcnats.InvocationHeader(ctx); len(h) > 0 {
+					ctx = traceContext.Extract(ctx, wrpcnats.HeaderCarrier(h))
+				}
+				ctx, span = c.tracer.Start(ctx, subject, trace.WithSpanKind(trace.SpanKindServer),
+					trace.WithAttributes(
+						attribute.String("rpc.system", "wrpc"),
+						attribute.String("rpc.service", f.instance),
+						attribute.String("rpc.method", f.name),
+						attribute.String("messaging.system", "nats"),
+					))
+			}
+			if c.observer != nil {
+				c.observer.InvocationStarted(iface, f.name)
+			}
+			start := time.Now()
+			out, err := call(ctx)
+			outcome := err
+			if err != nil && keyvalue.IsAnswer(err) {
+				out, err = keyvalue.AppendErrorResult(nil, err), nil
+			}
+			if span != nil {
+				if outcome != nil {
+					kind := keyvalue.ErrorKind(outcome)
+					span.SetAttributes(attribute.String("error.type", kind))
+					span.SetStatus(codes.Error, kind)
+				}
+				span.End()
+			}
+			if c.observer != nil {
+				c.observer.InvocationDone(Invocation{Interface: iface, Function: f.name, Duration: time.Since(start), Err: outcome})
+			}
+			// Any other error fails the call: the caller sees a remote failure and the
+			// error stays in the provider's log, where its text may safely go.
+			return out, err
+		}, nil
+	}
 }
 
 // An Option configures a Provider.
@@ -81,7 +178,7 @@ func Serve(nc *nats.Conn, store keyvalue.Store, opts ...Option) (*Provider, erro
 		if cfg.interfaces != nil && !slices.Contains(cfg.interfaces, f.instance) {
 			continue
 		}
-		if err := srv.Handle(f.instance, f.name, f.handler); err != nil {
+		if err := srv.Handle(f.instance, f.name, cfg.instrument(f)); err != nil {
 			_ = srv.Close(context.Background())
 			return nil, err
 		}
@@ -94,7 +191,9 @@ func (p *Provider) Close(ctx context.Context) error { return p.srv.Close(ctx) }
 
 type function struct {
 	instance, name string
-	handler        wrpcnats.Handler
+	// handler decodes the params; its Call returns the encoded results of a success, or the
+	// store's error as it is.
+	handler wrpcnats.Handler
 }
 
 func functions(s keyvalue.Store) []function {
@@ -104,7 +203,7 @@ func functions(s keyvalue.Store) []function {
 			return func(ctx context.Context) ([]byte, error) {
 				v, ok, err := s.Get(ctx, bucket, key)
 				if err != nil {
-					return errorResult(err)
+					return nil, err
 				}
 				return keyvalue.AppendGetResult(nil, v, ok), nil
 			}, err
@@ -126,7 +225,7 @@ func functions(s keyvalue.Store) []function {
 			return func(ctx context.Context) ([]byte, error) {
 				ok, err := s.Exists(ctx, bucket, key)
 				if err != nil {
-					return errorResult(err)
+					return nil, err
 				}
 				return keyvalue.AppendExistsResult(nil, ok), nil
 			}, err
@@ -136,7 +235,7 @@ func functions(s keyvalue.Store) []function {
 			return func(ctx context.Context) ([]byte, error) {
 				r, err := s.ListKeys(ctx, bucket, cursor)
 				if err != nil {
-					return errorResult(err)
+					return nil, err
 				}
 				return keyvalue.AppendListKeysResult(nil, r), nil
 			}, err
@@ -146,7 +245,7 @@ func functions(s keyvalue.Store) []function {
 			return func(ctx context.Context) ([]byte, error) {
 				v, err := s.Increment(ctx, bucket, key, delta)
 				if err != nil {
-					return errorResult(err)
+					return nil, err
 				}
 				return keyvalue.AppendIncrementResult(nil, v), nil
 			}, err
@@ -156,7 +255,7 @@ func functions(s keyvalue.Store) []function {
 			return func(ctx context.Context) ([]byte, error) {
 				items, err := s.GetMany(ctx, bucket, keys)
 				if err != nil {
-					return errorResult(err)
+					return nil, err
 				}
 				return keyvalue.AppendGetManyResult(nil, items), nil
 			}, err
@@ -176,20 +275,9 @@ func functions(s keyvalue.Store) []function {
 	}
 }
 
-// errorResult encodes a provider answer (no-such-store, access-denied, other) as the
-// function's err result. Any other error fails the call: the caller sees a remote failure
-// and the error stays in the provider's log, where its text may safely go.
-func errorResult(err error) ([]byte, error) {
-	var other *keyvalue.OtherError
-	if errors.Is(err, keyvalue.ErrNoSuchStore) || errors.Is(err, keyvalue.ErrAccessDenied) || errors.As(err, &other) {
-		return keyvalue.AppendErrorResult(nil, err), nil
-	}
-	return nil, err
-}
-
 func unitResult(err error) ([]byte, error) {
 	if err != nil {
-		return errorResult(err)
+		return nil, err
 	}
 	return keyvalue.AppendUnitResult(nil), nil
 }

@@ -2,6 +2,7 @@ package wrpcnats
 
 import (
 	"context"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -60,4 +61,42 @@ func mergeHeaders(static, call nats.Header) nats.Header {
 		h[k] = v
 	}
 	return h
+}
+
+// HeaderCarrier carries text such as W3C trace context (traceparent, tracestate) in NATS
+// headers, under lower-case names as wasmCloud and the Rust wRPC transport send them; Get
+// matches names in any case. It has the methods of OpenTelemetry's TextMapCarrier.
+type HeaderCarrier nats.Header
+
+// Get returns the first value of key, whatever the case of its name.
+func (c HeaderCarrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	for k, v := range c {
+		if strings.EqualFold(k, key) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// Set replaces the values of key, whatever the case of its name, with value under the
+// lower-case name.
+func (c HeaderCarrier) Set(key, value string) {
+	for k := range c {
+		if strings.EqualFold(k, key) {
+			delete(c, k)
+		}
+	}
+	c[strings.ToLower(key)] = []string{value}
+}
+
+// Keys lists the header names.
+func (c HeaderCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
 }

@@ -13,7 +13,7 @@ func (s *Store) GetMany(ctx context.Context, bucket string, keys []string) ([]*k
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var out []*keyvalue.KeyValue
-	err := s.do(ctx, bucket, false, func(h *handle) error {
+	err := s.do(ctx, "get-many", bucket, false, func(h *handle) error {
 		out = make([]*keyvalue.KeyValue, len(keys))
 		if h == nil {
 			return nil
@@ -42,7 +42,7 @@ func (s *Store) GetMany(ctx context.Context, bucket string, keys []string) ([]*k
 func (s *Store) SetMany(ctx context.Context, bucket string, items []keyvalue.KeyValue) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	return s.do(ctx, bucket, true, func(h *handle) error {
+	return s.do(ctx, "put-many", bucket, true, func(h *handle) error {
 		keys := make([]string, len(items))
 		for i, it := range items {
 			keys[i] = it.Key
@@ -68,7 +68,7 @@ func (s *Store) SetMany(ctx context.Context, bucket string, items []keyvalue.Key
 func (s *Store) DeleteMany(ctx context.Context, bucket string, keys []string) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	return s.do(ctx, bucket, false, func(h *handle) error {
+	return s.do(ctx, "delete-many", bucket, false, func(h *handle) error {
 		if h == nil {
 			return nil
 		}

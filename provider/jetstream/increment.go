@@ -30,7 +30,7 @@ func (s *Store) Increment(ctx context.Context, bucket, key string, delta uint64)
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var sum uint64
-	err := s.do(ctx, bucket, true, func(h *handle) error {
+	err := s.do(ctx, "increment", bucket, true, func(h *handle) error {
 		k, err := h.key(key)
 		if err != nil {
 			return err

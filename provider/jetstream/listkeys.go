@@ -44,7 +44,7 @@ func (s *Store) ListKeys(ctx context.Context, bucket string, cursor *uint64) (ke
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var resp keyvalue.KeyResponse
-	err := s.do(ctx, bucket, false, func(h *handle) error {
+	err := s.do(ctx, "list", bucket, false, func(h *handle) error {
 		resp = keyvalue.KeyResponse{Keys: []string{}}
 		if h == nil {
 			return nil

@@ -22,6 +22,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
@@ -40,7 +43,9 @@ const (
 type Option func(*options) error
 
 type options struct {
-	createBuckets bool
+	onBackendError func(op string, err error)
+	tracer         trace.TracerProvider
+	createBuckets  bool
 	pageSize      int
 	concurrency   int
 	replicas      int
@@ -124,6 +129,20 @@ func DeleteMarkerTTL(d time.Duration) Option {
 	}
 }
 
+// OnBackendError has f called with each error of JetStream itself, as opposed to an answer
+// such as a bucket that does not exist: the server refusing a request, a timeout, a lost
+// connection. op names the operation ("get", "put", "bucket" for looking a bucket up or
+// creating it, ...). f must not block.
+func OnBackendError(f func(op string, err error)) Option {
+	return func(o *options) error { o.onBackendError = f; return nil }
+}
+
+// WithTracerProvider makes a client span of each operation on JetStream with tp's tracer,
+// as a child of the span in the call's context (the provider's invocation span).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) error { o.tracer = tp; return nil }
+}
+
 // Store is a keyvalue.Store on JetStream KV. It is safe for concurrent use.
 type Store struct {
 	js        natsjs.JetStream
@@ -131,7 +150,8 @@ type Store struct {
 	apiPrefix string // "$JS.API." or the prefix of the JetStream's domain, with a trailing dot
 	opts      options
 
-	handles sync.Map // encoded bucket name -> *handle
+	tracer  trace.Tracer // nil: no spans
+	handles sync.Map     // encoded bucket name -> *handle
 	locks   keyLocks
 
 	conflicts atomic.Uint64 // increment attempts that lost a compare-and-set race
@@ -170,6 +190,9 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 		if err := o(&s.opts); err != nil {
 			return nil, err
 		}
+	}
+	if s.opts.tracer != nil {
+		s.tracer = s.opts.tracer.Tracer("github.com/wrpc-kv/gateway/provider/jetstream")
 	}
 	jo := js.Options()
 	switch {
@@ -230,12 +253,12 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 		}
 	}
 	if err != nil {
-		return nil, s.mapErr(err)
+		return nil, s.mapErr("bucket", err)
 	}
 	h := &handle{names: n, kv: kv, history: 1}
 	st, err := kv.Status(ctx)
 	if err != nil {
-		return nil, s.mapErr(err)
+		return nil, s.mapErr("bucket", err)
 	}
 	h.history = st.History()
 	if bs, ok := st.(*natsjs.KeyValueBucketStatus); ok && bs.StreamInfo() != nil {
@@ -252,7 +275,24 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 // do runs fn with the handle of bucket (nil for a missing bucket read with auto-create on).
 // When fn fails because the bucket's stream has gone since its handle was cached, the handle is
 // dropped and fn runs once more on a fresh lookup; such failures mean nothing was written.
-func (s *Store) do(ctx context.Context, bucket string, write bool, fn func(*handle) error) error {
+// op names the operation in its span and in reports of backend errors.
+func (s *Store) do(ctx context.Context, op, bucket string, write bool, fn func(*handle) error) (err error) {
+	if s.tracer != nil {
+		_, span := s.tracer.Start(ctx, "jetstream "+op, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(
+				attribute.String("db.system.name", "nats"),
+				attribute.String("db.operation.name", op),
+				attribute.String("db.collection.name", bucket),
+			))
+		defer func() {
+			if err != nil {
+				kind := keyvalue.ErrorKind(err)
+				span.SetAttributes(attribute.String("error.type", kind))
+				span.SetStatus(codes.Error, kind)
+			}
+			span.End()
+		}()
+	}
 	for attempt := 0; ; attempt++ {
 		h, err := s.resolve(ctx, bucket, write)
 		if err != nil {
@@ -260,7 +300,7 @@ func (s *Store) do(ctx context.Context, bucket string, write bool, fn func(*hand
 		}
 		err = fn(h)
 		if h == nil || attempt > 0 || !streamGone(err) {
-			return s.mapErr(err)
+			return s.mapErr(op, err)
 		}
 		s.handles.CompareAndDelete(h.encoded, h)
 	}
@@ -274,7 +314,9 @@ func streamGone(err error) bool {
 // mapErr turns JetStream's answers into the world's errors. A bucket that vanished is
 // no-such-store; the server's refusals (limits, resources) are other(message); transport
 // failures and context errors pass through and reach the caller as failures.
-func (s *Store) mapErr(err error) error {
+//
+// Errors of JetStream itself (not a vanished bucket) are reported to OnBackendError under op.
+func (s *Store) mapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -284,6 +326,9 @@ func (s *Store) mapErr(err error) error {
 	}
 	if streamGone(err) {
 		return keyvalue.ErrNoSuchStore
+	}
+	if s.opts.onBackendError != nil && !errors.Is(err, context.Canceled) {
+		s.opts.onBackendError(op, err)
 	}
 	if errors.Is(err, nats.ErrMaxPayload) {
 		return &keyvalue.OtherError{Message: fmt.Sprintf(
@@ -313,7 +358,7 @@ func (s *Store) checkValue(h *handle, v []byte) error {
 func (s *Store) Get(ctx context.Context, bucket, key string) (value []byte, ok bool, err error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	err = s.do(ctx, bucket, false, func(h *handle) error {
+	err = s.do(ctx, "get", bucket, false, func(h *handle) error {
 		value, ok = nil, false
 		if h == nil {
 			return nil
@@ -349,7 +394,7 @@ func (h *handle) get(ctx context.Context, k string) ([]byte, bool, error) {
 func (s *Store) Set(ctx context.Context, bucket, key string, value []byte) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	return s.do(ctx, bucket, true, func(h *handle) error {
+	return s.do(ctx, "put", bucket, true, func(h *handle) error {
 		k, err := h.key(key)
 		if err != nil {
 			return err
@@ -368,7 +413,7 @@ func (s *Store) Set(ctx context.Context, bucket, key string, value []byte) error
 func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	return s.do(ctx, bucket, false, func(h *handle) error {
+	return s.do(ctx, "delete", bucket, false, func(h *handle) error {
 		if h == nil {
 			return nil
 		}
