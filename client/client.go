@@ -134,6 +134,11 @@ func New(nc *nats.Conn, opts ...Option) (*KeyValue, error) {
 	return kv, nil
 }
 
+// InboxRotations counts the times the client moved its calls to a fresh NATS inbox because a
+// provider went on sending to a call that had ended (a flood): the NATS server then stops
+// forwarding it.
+func (kv *KeyValue) InboxRotations() int64 { return kv.rpc.InboxRotations() }
+
 // Close releases the client's inbox subscription. Calls in flight fail.
 func (kv *KeyValue) Close() error { return kv.rpc.Close() }
 

@@ -22,6 +22,7 @@ type config struct {
 	prefix        string
 	headers       headerFlag
 	readyBucket   string
+	metricsAddr   string
 	timeout       time.Duration
 	maxValueBytes int64
 	maxBuffered   int64
@@ -140,6 +141,11 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 		fs.StringVar(&cfg.provider, "provider", "", "embedded provider: jetstream, memory or none (default jetstream with the embedded\nNATS server, none with --nats-url)")
 	} else {
 		fs.StringVar(&cfg.provider, "backend", "jetstream", "storage of the provider: jetstream (needs JetStream on the NATS server) or memory")
+	}
+	if gateway {
+		fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the HTTP API's (then the API answers it 404)")
+	} else {
+		fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve the provider's Prometheus metrics at /metrics on this address (default: none)")
 	}
 	fs.StringVar(&cfg.natsURL, "nats-url", "", "external NATS server(s), comma-separated; with it no NATS server is embedded")
 	fs.StringVar(&cfg.dataDir, "data-dir", "data", "directory of the embedded NATS server's JetStream store")

@@ -23,9 +23,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/handlers"
+	"github.com/wrpc-kv/gateway/internal/telemetry"
 	"github.com/wrpc-kv/gateway/keyvalue"
 	"github.com/wrpc-kv/gateway/provider"
 	"github.com/wrpc-kv/gateway/provider/jetstream"
@@ -86,9 +88,76 @@ func (s *stack) unwind() {
 	}
 }
 
+// defaultTarget names the one provider the flags configure, in metrics.
+const defaultTarget = "default"
+
+// observability is what every part of the process reports to.
+type observability struct {
+	metrics *telemetry.Metrics
+	tracer  *sdktrace.TracerProvider // nil: tracing is off
+}
+
+// startObservability makes the process's metrics and, when the OTEL_* environment asks for
+// it, its tracer provider, and serves the metrics on --metrics-addr when given.
+func startObservability(ctx context.Context, cfg config, service string, log *slog.Logger, cleanup *stack) (*observability, error) {
+	o := &observability{metrics: telemetry.New()}
+	tp, err := telemetry.Tracing(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	if tp != nil {
+		o.tracer = tp
+		cleanup.push(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				log.Warn("OpenTelemetry shutdown", "err", err)
+			}
+		})
+		log.Info("tracing on", "exporter", os.Getenv("OTEL_TRACES_EXPORTER"), "endpoint",
+			firstNonEmpty(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")))
+	}
+	if cfg.metricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", o.metrics.Handler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { _ = srv.Serve(ln) }()
+		cleanup.push(func() { _ = srv.Close() })
+		log.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
+	return o, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// clientOptions are the client's options for tracing and metrics of target.
+func (o *observability) clientOptions(target string) []client.Option {
+	opts := []client.Option{client.WithObserver(o.metrics.Client(target))}
+	if o.tracer != nil {
+		opts = append(opts, client.WithTracerProvider(o.tracer))
+	}
+	return opts
+}
+
 func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 	var cleanup stack
 	defer cleanup.unwind()
+	obs, err := startObservability(ctx, cfg, "wrpc-kv-gateway", log, &cleanup)
+	if err != nil {
+		return err
+	}
 
 	var ns *server.Server
 	if cfg.natsURL == "" {
@@ -99,14 +168,14 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 		cleanup.push(func() { ns.Shutdown(); ns.WaitForShutdown(); log.Info("embedded NATS server stopped") })
 	}
 	if cfg.provider != "none" {
-		stop, err := startProvider(cfg, ns, log)
+		stop, err := startProvider(cfg, ns, log, obs)
 		if err != nil {
 			return err
 		}
 		cleanup.push(stop)
 	}
 
-	nc, err := connectNATS(cfg, ns, "gateway", log)
+	nc, err := connectNATS(cfg, ns, "gateway", log, obs.metrics)
 	if err != nil {
 		return err
 	}
@@ -120,16 +189,24 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 	for _, h := range cfg.headers {
 		opts = append(opts, client.WithHeader(h[0], h[1]))
 	}
-	kv, err := client.New(nc, opts...)
+	kv, err := client.New(nc, append(opts, obs.clientOptions(defaultTarget)...)...)
 	if err != nil {
 		return err
 	}
 	cleanup.push(func() { _ = kv.Close() })
+	obs.metrics.InboxRotations(defaultTarget, kv)
 	ready := newReadiness(nc, kv, cfg, log)
 	go ready.watch(ctx, readyInterval)
+	store := client.NewFallback(kv)
+	store.OnFallback = obs.metrics.Fallback(defaultTarget)
+	obs.metrics.SetBodyBudget(cfg.maxBuffered)
+	var metricsHere http.Handler
+	if cfg.metricsAddr == "" {
+		metricsHere = obs.metrics.Handler()
+	}
 
-	api, err := handlers.New(handlers.Options{
-		Store:               client.NewFallback(kv),
+	hopts := handlers.Options{
+		Store:               store,
 		Ready:               ready.check,
 		MaxBatchBodyBytes:   batchBody,
 		MaxBatchResultBytes: batchResult,
@@ -141,7 +218,13 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 		MaxBufferedBytes:    cfg.maxBuffered,
 		Logger:              log,
 		UI:                  web.Handler(),
-	})
+		Observer:            obs.metrics,
+		Metrics:             metricsHere,
+	}
+	if obs.tracer != nil {
+		hopts.TracerProvider = obs.tracer
+	}
+	api, err := handlers.New(hopts)
 	if err != nil {
 		return err
 	}
@@ -183,8 +266,8 @@ func natsDescription(cfg config, ns *server.Server) string {
 
 // startProvider serves the configured backend over wRPC on its own NATS connection and
 // returns the function that stops it.
-func startProvider(cfg config, ns *server.Server, log *slog.Logger) (func(), error) {
-	nc, err := connectNATS(cfg, ns, "provider", log)
+func startProvider(cfg config, ns *server.Server, log *slog.Logger, obs *observability) (func(), error) {
+	nc, err := connectNATS(cfg, ns, "provider", log, obs.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -198,14 +281,22 @@ func startProvider(cfg config, ns *server.Server, log *slog.Logger) (func(), err
 			nc.Close()
 			return nil, err
 		}
-		if store, err = jetstream.New(js, jetstream.CreateBuckets(cfg.createBuckets),
-			jetstream.DeleteMarkerTTL(cfg.markerTTL)); err != nil {
+		jopts := []jetstream.Option{jetstream.CreateBuckets(cfg.createBuckets), jetstream.DeleteMarkerTTL(cfg.markerTTL),
+			jetstream.OnBackendError(obs.metrics.BackendError("jetstream"))}
+		if obs.tracer != nil {
+			jopts = append(jopts, jetstream.WithTracerProvider(obs.tracer))
+		}
+		if store, err = jetstream.New(js, jopts...); err != nil {
 			nc.Close()
 			return nil, err
 		}
 	}
-	p, err := provider.Serve(nc, store, provider.WithPrefix(cfg.prefix), provider.WithLogger(log),
-		provider.WithMaxParamBytes(int(cfg.maxValueBytes)+1<<20))
+	popts := []provider.Option{provider.WithPrefix(cfg.prefix), provider.WithLogger(log),
+		provider.WithMaxParamBytes(int(cfg.maxValueBytes) + 1<<20), provider.WithObserver(obs.metrics.Provider())}
+	if obs.tracer != nil {
+		popts = append(popts, provider.WithTracerProvider(obs.tracer))
+	}
+	p, err := provider.Serve(nc, store, popts...)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -225,7 +316,13 @@ func runProvider(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.natsURL == "" {
 		cfg.natsURL = nats.DefaultURL
 	}
-	stop, err := startProvider(cfg, nil, log)
+	var cleanup stack
+	defer cleanup.unwind()
+	obs, err := startObservability(ctx, cfg, "wrpc-kv-provider", log, &cleanup)
+	if err != nil {
+		return err
+	}
+	stop, err := startProvider(cfg, nil, log, obs)
 	if err != nil {
 		return err
 	}

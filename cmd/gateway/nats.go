@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/wrpc-kv/gateway/internal/telemetry"
 )
 
 // startEmbeddedNATS starts the NATS server with JetStream that the gateway runs when no
@@ -60,8 +63,18 @@ func startEmbeddedNATS(cfg config, log *slog.Logger) (*server.Server, error) {
 
 // connectNATS connects to the embedded server in-process, or to --nats-url with the
 // configured credentials and TLS.
-func connectNATS(cfg config, ns *server.Server, name string, log *slog.Logger) (*nats.Conn, error) {
+func connectNATS(cfg config, ns *server.Server, name string, log *slog.Logger, m *telemetry.Metrics) (*nats.Conn, error) {
 	opts := []nats.Option{
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				m.SlowConsumer(name)
+			}
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("NATS error", "conn", name, "subject", subject, "err", err)
+		}),
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500 * time.Millisecond),
@@ -76,7 +89,11 @@ func connectNATS(cfg config, ns *server.Server, name string, log *slog.Logger) (
 	}
 	if ns != nil {
 		opts = append(opts, nats.InProcessServer(ns))
-		return nats.Connect("", opts...)
+		nc, err := nats.Connect("", opts...)
+		if err == nil {
+			m.WatchNATS(name, nc)
+		}
+		return nc, err
 	}
 	if cfg.natsCreds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.natsCreds))
@@ -110,6 +127,7 @@ func connectNATS(cfg config, ns *server.Server, name string, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %s: %w", cfg.natsURL, err)
 	}
+	m.WatchNATS(name, nc)
 	return nc, nil
 }
 

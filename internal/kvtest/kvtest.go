@@ -5,6 +5,7 @@ package kvtest
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -18,7 +19,13 @@ const (
 	Fail         = "fail"          // an error that is no provider answer: a remote failure
 	// Headers answers get(Headers, name) with the invocation's header name, absent if unset.
 	Headers = "headers"
+	// Slow answers get as an absent key after SlowFor, so callers with shorter deadlines
+	// time out.
+	Slow = "slow"
 )
+
+// SlowFor is how long the Slow bucket takes to answer.
+const SlowFor = time.Second
 
 // Answering wraps a store with the fixed answers of the buckets above.
 func Answering(s keyvalue.Store) keyvalue.Store { return answering{s} }
@@ -42,6 +49,13 @@ func answer(bucket string) error {
 func (a answering) Get(ctx context.Context, b, k string) ([]byte, bool, error) {
 	if err := answer(b); err != nil {
 		return nil, false, err
+	}
+	if b == Slow {
+		select {
+		case <-time.After(SlowFor):
+		case <-ctx.Done():
+		}
+		return nil, false, nil
 	}
 	if b == Headers {
 		v := wrpcnats.InvocationHeader(ctx).Values(k)

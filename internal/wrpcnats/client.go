@@ -131,6 +131,10 @@ func NewClient(nc *nats.Conn, opts ...ClientOption) (*Client, error) {
 	return c, nil
 }
 
+// InboxRotations counts the times the client moved its calls to a fresh inbox because a peer
+// went on sending to a call that had ended.
+func (c *Client) InboxRotations() int64 { return c.mux.rotations.Load() }
+
 // Close unsubscribes the client's inbox; calls in flight fail.
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
