@@ -36,16 +36,26 @@ type gateway struct {
 
 const prefix = "tele.kv"
 
-func newGateway(t testing.TB, tp trace.TracerProvider, popts ...provider.Option) *gateway {
+// newGateway runs it over backend (made for the NATS server; nil: kvtest's answering memory
+// store).
+func newGateway(t testing.TB, tp trace.TracerProvider, backend func(*testing.T, *server.Server, *Metrics) keyvalue.Store, popts ...provider.Option) *gateway {
 	t.Helper()
 	m := New()
-	ns := natstest.Run(t)
+	var ns *server.Server
+	var store keyvalue.Store
+	if backend == nil {
+		ns = natstest.Run(t)
+		store = kvtest.Answering(memory.New())
+	} else {
+		ns = natstest.Run(t, natstest.JetStream(t.TempDir()))
+		store = backend(t.(*testing.T), ns, m)
+	}
 	popts = append([]provider.Option{provider.WithPrefix(prefix), provider.WithLogger(slog.New(slog.DiscardHandler)),
 		provider.WithObserver(m.Provider())}, popts...)
 	if tp != nil {
 		popts = append(popts, provider.WithTracerProvider(tp))
 	}
-	p, err := provider.Serve(natstest.Connect(t, ns), kvtest.Answering(memory.New()), popts...)
+	p, err := provider.Serve(natstest.Connect(t, ns), store, popts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +71,9 @@ func newGateway(t testing.TB, tp trace.TracerProvider, popts ...provider.Option)
 		t.Fatal(err)
 	}
 	m.InboxRotations("default", kv)
-	store := client.NewFallback(kv)
-	store.OnFallback = m.Fallback("default")
-	opts := handlers.Options{Store: store, Observer: m, Metrics: m.Handler()}
+	fb := client.NewFallback(kv)
+	fb.OnFallback = m.Fallback("default")
+	opts := handlers.Options{Store: fb, Observer: m, Metrics: m.Handler()}
 	if tp != nil {
 		opts.TracerProvider = tp
 	}
@@ -155,7 +165,7 @@ type l = map[string]string
 func TestMetricsAfterAScriptedRun(t *testing.T) {
 	// The provider serves store and atomics only: batch calls find no responders and fall
 	// back to single-key calls.
-	g := newGateway(t, nil, provider.WithInterfaces(keyvalue.StoreInstance, keyvalue.AtomicsInstance))
+	g := newGateway(t, nil, nil, provider.WithInterfaces(keyvalue.StoreInstance, keyvalue.AtomicsInstance))
 	steps := []struct {
 		method, path, body string
 		status             int
@@ -262,7 +272,7 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 
 // Prometheus asking for OpenMetrics gets it.
 func TestOpenMetrics(t *testing.T) {
-	g := newGateway(t, nil)
+	g := newGateway(t, nil, nil)
 	r, _ := http.NewRequest(http.MethodGet, g.url+"/metrics", nil)
 	r.Header.Set("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")
 	res, err := http.DefaultClient.Do(r)
