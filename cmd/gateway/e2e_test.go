@@ -81,6 +81,8 @@ type gatewayProc struct {
 	cmd  *exec.Cmd
 	url  string // http://127.0.0.1:port, without a trailing slash
 	nats string // the embedded NATS server's client URL, if any
+	// metrics is the URL of /metrics with --metrics-addr, logged before the process listens.
+	metrics string
 	logs *syncBuffer
 	done chan error
 }
@@ -89,13 +91,19 @@ type gatewayProc struct {
 // listens. The process is killed when the test ends if it is still running.
 func startGateway(t *testing.T, args ...string) *gatewayProc {
 	t.Helper()
+	return startGatewayEnv(t, nil, args...)
+}
+
+// startGatewayEnv is startGateway with more environment variables.
+func startGatewayEnv(t *testing.T, env []string, args ...string) *gatewayProc {
+	t.Helper()
 	if len(args) > 0 && args[0] == "provider" {
 		args = append([]string{"provider", "--log-format", "json"}, args[1:]...)
 	} else {
 		args = append([]string{"--http-addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	}
 	cmd := exec.Command(gatewayBinary(t), args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	logs := &syncBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(logs, pw)
@@ -123,6 +131,9 @@ func startGateway(t *testing.T, args ...string) *gatewayProc {
 			switch line.Msg {
 			case "embedded NATS server ready":
 				p.nats = "nats://" + line.Addr
+			case "metrics listening":
+				p.metrics = line.URL
+				continue
 			case "gateway listening":
 				p.url = strings.TrimSuffix(line.URL, "/")
 			case "provider serving":

@@ -8,9 +8,10 @@
 package telemetry
 
 import (
-	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,6 +58,7 @@ type Metrics struct {
 	backendErrors *prometheus.CounterVec
 
 	slowConsumers *prometheus.CounterVec
+	nats          *natsCollector
 }
 
 // New returns the metrics of a process on a registry of their own, with the Go runtime and
@@ -114,6 +116,8 @@ func New() *Metrics {
 
 	m.slowConsumers = counter("nats", "slow_consumer_events_total", "Times a subscription of the connection fell behind and lost messages, by connection.", "connection")
 
+	m.nats = &natsCollector{}
+	f(m.nats)
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -237,7 +241,7 @@ func (m *Metrics) SlowConsumer(name string) { m.slowConsumers.WithLabelValues(na
 // WatchNATS exports the state and the statistics of the connection nc under name: whether
 // it is connected, its reconnects, and the messages and bytes it moved.
 func (m *Metrics) WatchNATS(name string, nc *nats.Conn) {
-	m.reg.MustRegister(&natsCollector{name: name, nc: nc})
+	m.nats.add(name, nc)
 	m.slowConsumers.WithLabelValues(name) // present at 0 from the start
 }
 
@@ -260,10 +264,21 @@ var (
 	natsOutBytes   = prometheus.NewDesc(Namespace+"_nats_out_bytes_total", "Payload bytes sent.", []string{"connection"}, nil)
 )
 
-// natsCollector reads a connection's state and statistics at each scrape.
+// natsCollector reads the state and statistics of connections at each scrape.
 type natsCollector struct {
+	mu    sync.Mutex
+	conns []namedConn
+}
+
+type namedConn struct {
 	name string
 	nc   *nats.Conn
+}
+
+func (c *natsCollector) add(name string, nc *nats.Conn) {
+	c.mu.Lock()
+	c.conns = append(c.conns, namedConn{name, nc})
+	c.mu.Unlock()
 }
 
 func (c *natsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -273,18 +288,20 @@ func (c *natsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *natsCollector) Collect(ch chan<- prometheus.Metric) {
-	connected := 0.0
-	if c.nc.IsConnected() {
-		connected = 1
+	c.mu.Lock()
+	conns := slices.Clone(c.conns)
+	c.mu.Unlock()
+	for _, cn := range conns {
+		connected := 0.0
+		if cn.nc.IsConnected() {
+			connected = 1
+		}
+		st := cn.nc.Stats()
+		ch <- prometheus.MustNewConstMetric(natsConnected, prometheus.GaugeValue, connected, cn.name)
+		ch <- prometheus.MustNewConstMetric(natsReconnects, prometheus.CounterValue, float64(st.Reconnects), cn.name)
+		ch <- prometheus.MustNewConstMetric(natsInMsgs, prometheus.CounterValue, float64(st.InMsgs), cn.name)
+		ch <- prometheus.MustNewConstMetric(natsOutMsgs, prometheus.CounterValue, float64(st.OutMsgs), cn.name)
+		ch <- prometheus.MustNewConstMetric(natsInBytes, prometheus.CounterValue, float64(st.InBytes), cn.name)
+		ch <- prometheus.MustNewConstMetric(natsOutBytes, prometheus.CounterValue, float64(st.OutBytes), cn.name)
 	}
-	st := c.nc.Stats()
-	ch <- prometheus.MustNewConstMetric(natsConnected, prometheus.GaugeValue, connected, c.name)
-	ch <- prometheus.MustNewConstMetric(natsReconnects, prometheus.CounterValue, float64(st.Reconnects), c.name)
-	ch <- prometheus.MustNewConstMetric(natsInMsgs, prometheus.CounterValue, float64(st.InMsgs), c.name)
-	ch <- prometheus.MustNewConstMetric(natsOutMsgs, prometheus.CounterValue, float64(st.OutMsgs), c.name)
-	ch <- prometheus.MustNewConstMetric(natsInBytes, prometheus.CounterValue, float64(st.InBytes), c.name)
-	ch <- prometheus.MustNewConstMetric(natsOutBytes, prometheus.CounterValue, float64(st.OutBytes), c.name)
 }
-
-// String names the collector in registration errors.
-func (c *natsCollector) String() string { return fmt.Sprintf("nats connection %q", c.name) }
