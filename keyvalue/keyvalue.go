@@ -94,6 +94,19 @@ type Store interface {
 	DeleteMany(ctx context.Context, bucket string, keys []string) error
 }
 
+// Functions lists the world's functions, each with the short name of its interface (the
+// part of StoreInstance between "/" and "@"). No two functions share a name.
+var Functions = []struct{ Interface, Name string }{
+	{"store", "get"}, {"store", "set"}, {"store", "delete"}, {"store", "exists"}, {"store", "list-keys"},
+	{"atomics", "increment"},
+	{"batch", "get-many"}, {"batch", "set-many"}, {"batch", "delete-many"},
+}
+
+// Outcomes lists every outcome ErrorKind returns.
+var Outcomes = []string{OutcomeOK, OutcomeNoSuchStore, OutcomeAccessDenied, OutcomeOther, OutcomeNoResponders,
+	OutcomeTimeout, OutcomeRemoteFailure, OutcomeResultTooLarge, OutcomeProtocol, OutcomeNotConnected,
+	OutcomeClosed, OutcomeCanceled, OutcomeError}
+
 // Outcomes of a call, as ErrorKind names them: short, stable words for metrics labels and
 // trace attributes.
 const (

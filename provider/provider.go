@@ -30,6 +30,7 @@ type config struct {
 	interfaces []string
 	observer   Observer
 	tracer     trace.Tracer
+	log        *slog.Logger
 }
 
 // Invocation describes one served call, for an Observer.
@@ -82,11 +83,13 @@ func (c *config) instrument(f function) wrpcnats.Handler {
 			return nil, err
 		}
 		return func(ctx context.Context) ([]byte, error) {
+			// The caller's trace context: the parent of the span, and the trace id of the
+			// log lines, with or without a tracer.
+			if h := wrpcnats.InvocationHeader(ctx); len(h) > 0 {
+				ctx = traceContext.Extract(ctx, wrpcnats.HeaderCarrier(h))
+			}
 			var span trace.Span
 			if c.tracer != nil {
-				if h := wrpcnats.InvocationHeader(ctx); len(h) > 0 {
-					ctx = traceContext.Extract(ctx, wrpcnats.HeaderCarrier(h))
-				}
 				ctx, span = c.tracer.Start(ctx, subject, trace.WithSpanKind(trace.SpanKindServer),
 					trace.WithAttributes(
 						attribute.String("rpc.system", "wrpc"),
@@ -103,6 +106,13 @@ func (c *config) instrument(f function) wrpcnats.Handler {
 			outcome := err
 			if err != nil && keyvalue.IsAnswer(err) {
 				out, err = keyvalue.AppendErrorResult(nil, err), nil
+			}
+			if err != nil {
+				attrs := []slog.Attr{slog.String("function", subject), slog.String("err", err.Error())}
+				if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+					attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+				}
+				c.log.LogAttrs(ctx, slog.LevelWarn, "call failed: the caller sees a remote failure", attrs...)
 			}
 			if span != nil {
 				if outcome != nil {
@@ -153,9 +163,10 @@ func WithInterfaces(instances ...string) Option {
 	return func(c *config) { c.interfaces = instances }
 }
 
-// WithLogger sets the logger for failed calls.
+// WithLogger sets the logger for failed calls (slog.Default() otherwise). A call whose
+// backend failed is logged at Warn with the error and the trace id of the invocation.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) { c.rpc = append(c.rpc, wrpcnats.Logger(l)) }
+	return func(c *config) { c.log = l; c.rpc = append(c.rpc, wrpcnats.Logger(l)) }
 }
 
 // InvocationHeader returns the NATS headers of the call being served (for example source-id,
@@ -165,7 +176,7 @@ func InvocationHeader(ctx context.Context) nats.Header { return wrpcnats.Invocat
 // Serve subscribes the nine functions of the world on nc and serves them from store until
 // Close. It returns once the NATS server has every subscription.
 func Serve(nc *nats.Conn, store keyvalue.Store, opts ...Option) (*Provider, error) {
-	var cfg config
+	cfg := config{log: slog.Default()}
 	for _, opt := range opts {
 		opt(&cfg)
 	}

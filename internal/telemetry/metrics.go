@@ -59,6 +59,8 @@ type Metrics struct {
 
 	slowConsumers *prometheus.CounterVec
 	nats          *natsCollector
+
+	ops sync.Map // operation -> *opMetrics
 }
 
 // New returns the metrics of a process on a registry of their own, with the Go runtime and
@@ -154,14 +156,6 @@ func (m *Metrics) Handler() http.Handler {
 // SetBodyBudget states the size of the request body budget.
 func (m *Metrics) SetBodyBudget(n int64) { m.bodyBudget.Set(float64(n)) }
 
-// statusClass is "2xx" for 204.
-func statusClass(status int) string {
-	if status < 100 || status > 599 {
-		return "other"
-	}
-	return strconv.Itoa(status/100) + "xx"
-}
-
 var _ handlers.Observer = (*Metrics)(nil)
 
 // RequestStarted implements handlers.Observer.
@@ -170,14 +164,41 @@ func (m *Metrics) RequestStarted() { m.httpInFlight.Inc() }
 // RequestDone implements handlers.Observer.
 func (m *Metrics) RequestDone(r handlers.Request) {
 	m.httpInFlight.Dec()
-	m.httpRequests.WithLabelValues(r.Operation, statusClass(r.Status)).Inc()
-	m.httpDuration.WithLabelValues(r.Operation).Observe(r.Duration.Seconds())
+	op := m.operation(r.Operation)
+	class := 0
+	if r.Status >= 100 && r.Status <= 599 {
+		class = r.Status / 100
+	}
+	op.requests[class].Inc()
+	op.duration.Observe(r.Duration.Seconds())
 	if r.RequestBytes > 0 {
-		m.httpReqBytes.WithLabelValues(r.Operation).Add(float64(r.RequestBytes))
+		op.reqBytes.Add(float64(r.RequestBytes))
 	}
 	if r.ResponseBytes > 0 {
-		m.httpRespBytes.WithLabelValues(r.Operation).Add(float64(r.ResponseBytes))
+		op.respBytes.Add(float64(r.ResponseBytes))
 	}
+}
+
+// opMetrics are the series of one operation, looked up once: a label lookup hashes its
+// values on every call, and requests are the hot path.
+type opMetrics struct {
+	requests            [6]prometheus.Counter // by status class: [0] other, [1] 1xx ... [5] 5xx
+	duration            prometheus.Observer
+	reqBytes, respBytes prometheus.Counter
+}
+
+func (m *Metrics) operation(name string) *opMetrics {
+	if v, ok := m.ops.Load(name); ok {
+		return v.(*opMetrics)
+	}
+	op := &opMetrics{duration: m.httpDuration.WithLabelValues(name),
+		reqBytes: m.httpReqBytes.WithLabelValues(name), respBytes: m.httpRespBytes.WithLabelValues(name)}
+	op.requests[0] = m.httpRequests.WithLabelValues(name, "other")
+	for c := 1; c <= 5; c++ {
+		op.requests[c] = m.httpRequests.WithLabelValues(name, strconv.Itoa(c)+"xx")
+	}
+	v, _ := m.ops.LoadOrStore(name, op)
+	return v.(*opMetrics)
 }
 
 // BodyBuffered implements handlers.Observer.
@@ -193,18 +214,48 @@ func (m *Metrics) BodyWaited(_ time.Duration, ok bool) {
 }
 
 // Client returns the observer of a client calling target (a name from the configuration).
-func (m *Metrics) Client(target string) client.CallObserver { return callObserver{m, target} }
-
-type callObserver struct {
-	m      *Metrics
-	target string
+func (m *Metrics) Client(target string) client.CallObserver {
+	o := &callObserver{fns: make(map[string]*fnMetrics, len(keyvalue.Functions))}
+	for _, f := range keyvalue.Functions {
+		o.fns[f.Name] = newFnMetrics(keyvalue.Outcomes, func(outcome string) prometheus.Counter {
+			return m.calls.WithLabelValues(target, f.Interface, f.Name, outcome)
+		}, m.callDuration.WithLabelValues(target, f.Interface, f.Name),
+			m.callSent.WithLabelValues(target, f.Interface, f.Name), m.callReceived.WithLabelValues(target, f.Interface, f.Name))
+	}
+	return o
 }
 
-func (o callObserver) CallDone(c client.Call) {
-	o.m.calls.WithLabelValues(o.target, c.Interface, c.Function, keyvalue.ErrorKind(c.Err)).Inc()
-	o.m.callDuration.WithLabelValues(o.target, c.Interface, c.Function).Observe(c.Duration.Seconds())
-	o.m.callSent.WithLabelValues(o.target, c.Interface, c.Function).Add(float64(c.SentBytes))
-	o.m.callReceived.WithLabelValues(o.target, c.Interface, c.Function).Add(float64(c.ReceivedBytes))
+// callObserver holds the series of each function, looked up once: a label lookup hashes its
+// values on every call, and calls are the hot path.
+type callObserver struct {
+	fns map[string]*fnMetrics // by function name; read-only
+}
+
+// fnMetrics are the series of one function.
+type fnMetrics struct {
+	outcomes map[string]prometheus.Counter // every outcome; read-only
+	duration prometheus.Observer
+	sent     prometheus.Counter // nil for the provider's
+	received prometheus.Counter
+}
+
+func newFnMetrics(outcomes []string, outcome func(string) prometheus.Counter, duration prometheus.Observer, sent, received prometheus.Counter) *fnMetrics {
+	f := &fnMetrics{outcomes: make(map[string]prometheus.Counter, len(outcomes)), duration: duration, sent: sent, received: received}
+	for _, o := range outcomes {
+		f.outcomes[o] = outcome(o)
+	}
+	return f
+}
+
+func (o *callObserver) CallDone(c client.Call) {
+	f := o.fns[c.Function]
+	if f == nil {
+		return // not a function of the world
+	}
+	f.outcomes[keyvalue.ErrorKind(c.Err)].Inc()
+	f.duration.Observe(c.Duration.Seconds())
+	f.sent.Add(float64(c.SentBytes))
+	f.received.Add(float64(c.ReceivedBytes))
 }
 
 // Fallback returns the hook counting the batch fallbacks of target (client.Fallback.OnFallback).
@@ -212,21 +263,44 @@ func (m *Metrics) Fallback(target string) func(fn string) {
 	return func(fn string) { m.fallbacks.WithLabelValues(target, fn).Inc() }
 }
 
+// outcomeFailed is the outcome of an invocation whose backend failed: the caller sees a
+// remote failure.
+const outcomeFailed = "failed"
+
+// providerOutcomes are the outcomes of served invocations.
+var providerOutcomes = []string{keyvalue.OutcomeOK, keyvalue.OutcomeNoSuchStore, keyvalue.OutcomeAccessDenied,
+	keyvalue.OutcomeOther, outcomeFailed}
+
 // Provider returns the observer of the provider's invocations.
-func (m *Metrics) Provider() provider.Observer { return invocationObserver{m} }
+func (m *Metrics) Provider() provider.Observer {
+	o := &invocationObserver{m: m, fns: make(map[string]*fnMetrics, len(keyvalue.Functions))}
+	for _, f := range keyvalue.Functions {
+		o.fns[f.Name] = newFnMetrics(providerOutcomes, func(outcome string) prometheus.Counter {
+			return m.invocations.WithLabelValues(f.Interface, f.Name, outcome)
+		}, m.invDuration.WithLabelValues(f.Interface, f.Name), nil, nil)
+	}
+	return o
+}
 
-type invocationObserver struct{ m *Metrics }
+type invocationObserver struct {
+	m   *Metrics
+	fns map[string]*fnMetrics // by function name; read-only
+}
 
-func (o invocationObserver) InvocationStarted(string, string) { o.m.invInFlight.Inc() }
+func (o *invocationObserver) InvocationStarted(string, string) { o.m.invInFlight.Inc() }
 
-func (o invocationObserver) InvocationDone(inv provider.Invocation) {
+func (o *invocationObserver) InvocationDone(inv provider.Invocation) {
 	o.m.invInFlight.Dec()
+	f := o.fns[inv.Function]
+	if f == nil {
+		return
+	}
 	outcome := keyvalue.ErrorKind(inv.Err)
 	if inv.Err != nil && !keyvalue.IsAnswer(inv.Err) {
-		outcome = "failed" // the caller sees a remote failure
+		outcome = outcomeFailed
 	}
-	o.m.invocations.WithLabelValues(inv.Interface, inv.Function, outcome).Inc()
-	o.m.invDuration.WithLabelValues(inv.Interface, inv.Function).Observe(inv.Duration.Seconds())
+	f.outcomes[outcome].Inc()
+	f.duration.Observe(inv.Duration.Seconds())
 }
 
 // BackendError returns the hook counting the errors of a storage backend (for example

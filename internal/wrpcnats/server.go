@@ -23,7 +23,8 @@ type Handler func(params []byte) (Call, error)
 
 // A Call runs a function whose params have been decoded and returns its encoded results. An
 // error fails the call: the caller sees the results end without a value (a remote failure),
-// never the error's text. ctx carries the invocation's headers (InvocationHeader) and is
+// never the error's text; the Call logs it where it should be seen (the server logs it at
+// Debug only). ctx carries the invocation's headers (InvocationHeader) and is
 // cancelled when the server stops waiting for calls in flight.
 type Call func(ctx context.Context) (results []byte, err error)
 
@@ -289,7 +290,8 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 	ctx := context.WithValue(s.baseCtx, invocationHeaderKey{}, m.Header)
 	out, err := run(ctx)
 	if err != nil {
-		s.log.Warn("wrpc: call failed", "subject", m.Subject, "err", err)
+		// The handler's own log says why, with its context; this is the transport's view.
+		s.log.Debug("wrpc: call failed", "subject", m.Subject, "err", err)
 		return
 	}
 	maxPayload := int(s.nc.MaxPayload())
