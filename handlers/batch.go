@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/wrpc-kv/gateway/auth"
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
@@ -19,6 +20,9 @@ func utf8Encoding(r *http.Request) bool {
 func (h *handler) batchGet(w http.ResponseWriter, r *http.Request, in *input) error {
 	keys, err := h.decodeKeys(in.body)
 	if err != nil {
+		return err
+	}
+	if err := authorizeKeys(r, auth.Read, in.bucket, keys); err != nil {
 		return err
 	}
 	asText := utf8Encoding(r)
@@ -102,6 +106,9 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 			return tooLarge("the value of "+field, h.opts.MaxValueBytes)
 		}
 		items[i] = keyvalue.KeyValue{Key: k, Value: v}
+		if err := authorize(r, auth.Write, in.bucket, k); err != nil {
+			return err
+		}
 	}
 	if err := h.store.SetMany(r.Context(), in.bucket, items); err != nil {
 		return err
@@ -113,6 +120,9 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 func (h *handler) batchDelete(w http.ResponseWriter, r *http.Request, in *input) error {
 	keys, err := h.decodeKeys(in.body)
 	if err != nil {
+		return err
+	}
+	if err := authorizeKeys(r, auth.Delete, in.bucket, keys); err != nil {
 		return err
 	}
 	if err := h.store.DeleteMany(r.Context(), in.bucket, keys); err != nil {

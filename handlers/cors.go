@@ -33,10 +33,10 @@ func (c corsPolicy) allowOrigin(origin string) string {
 }
 
 // corsExposed are the response headers a cross-origin script may read.
-const corsExposed = "ETag, Retry-After, Allow, Content-Length, X-Request-Id"
+const corsExposed = "ETag, Retry-After, Allow, Content-Length, X-Request-Id, WWW-Authenticate"
 
 // corsRequestHeaders are the request headers a cross-origin request may send.
-const corsRequestHeaders = "Content-Type, If-None-Match, X-Request-Id, traceparent, tracestate"
+const corsRequestHeaders = "Authorization, Content-Type, If-None-Match, X-Request-Id, traceparent, tracestate"
 
 // middleware marks responses to allowed origins as readable by them.
 func (c corsPolicy) middleware(next http.Handler) http.Handler {

@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	gateway "github.com/wrpc-kv/gateway"
+	"github.com/wrpc-kv/gateway/auth"
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
@@ -108,6 +109,10 @@ type Options struct {
 	// Metrics serves GET /metrics. Nil answers it 404 (metrics served elsewhere, or not at
 	// all).
 	Metrics http.Handler
+	// Auth authenticates the callers of every operation but the probes, the API document
+	// and the metrics, and their permissions decide what they may do. Nil (or an
+	// Authenticator with no credentials configured) lets every request through.
+	Auth *auth.Authenticator
 	// UI serves "/" and every path outside the API. Nil answers them 404.
 	UI http.Handler
 }
@@ -132,20 +137,23 @@ type handler struct {
 // operations lists every route. Each pattern is also the path of its operation in
 // openapi.yaml, and New fails unless the two agree exactly.
 var operations = []*operation{
-	{method: http.MethodGet, pattern: "/buckets/{bucket}/keys/{key}", id: "getValue", serve: (*handler).getValue},
-	{method: http.MethodHead, pattern: "/buckets/{bucket}/keys/{key}", id: "headValue", serve: (*handler).headValue},
-	{method: http.MethodPut, pattern: "/buckets/{bucket}/keys/{key}", id: "putValue", body: bodyRaw, serve: (*handler).putValue},
-	{method: http.MethodDelete, pattern: "/buckets/{bucket}/keys/{key}", id: "deleteValue", serve: (*handler).deleteValue},
+	{method: http.MethodGet, pattern: "/buckets/{bucket}/keys/{key}", id: "getValue", action: auth.Read, serve: (*handler).getValue},
+	{method: http.MethodHead, pattern: "/buckets/{bucket}/keys/{key}", id: "headValue", action: auth.Read, serve: (*handler).headValue},
+	{method: http.MethodPut, pattern: "/buckets/{bucket}/keys/{key}", id: "putValue", action: auth.Write, body: bodyRaw, serve: (*handler).putValue},
+	{method: http.MethodDelete, pattern: "/buckets/{bucket}/keys/{key}", id: "deleteValue", action: auth.Delete, serve: (*handler).deleteValue},
+	// A listing shows only the keys the caller may read (listScope).
 	{method: http.MethodGet, pattern: "/buckets/{bucket}/keys", id: "listKeys", serve: (*handler).listKeys},
-	{method: http.MethodPost, pattern: "/buckets/{bucket}/keys/{key}/increment", id: "increment", body: bodyJSON, jsonLimit: incrementLimit, serve: (*handler).increment},
+	{method: http.MethodPost, pattern: "/buckets/{bucket}/keys/{key}/increment", id: "increment", action: auth.Write, body: bodyJSON, jsonLimit: incrementLimit, serve: (*handler).increment},
+	// Batches check each key of their body (authorizeKeys).
 	{method: http.MethodPost, pattern: "/buckets/{bucket}/batch/get", id: "batchGet", body: bodyJSON, jsonLimit: batchLimit, serve: (*handler).batchGet},
 	{method: http.MethodPost, pattern: "/buckets/{bucket}/batch/set", id: "batchSet", body: bodyJSON, jsonLimit: batchLimit, serve: (*handler).batchSet},
 	{method: http.MethodPost, pattern: "/buckets/{bucket}/batch/delete", id: "batchDelete", body: bodyJSON, jsonLimit: batchLimit, serve: (*handler).batchDelete},
-	{method: http.MethodGet, pattern: "/openapi.yaml", id: "getOpenAPIYAML", serve: (*handler).openAPIYAML},
-	{method: http.MethodGet, pattern: "/openapi.json", id: "getOpenAPIJSON", serve: (*handler).openAPIJSON},
-	{method: http.MethodGet, pattern: "/healthz", id: "healthz", serve: (*handler).healthz},
-	{method: http.MethodGet, pattern: "/readyz", id: "readyz", serve: (*handler).readyz},
-	{method: http.MethodGet, pattern: "/metrics", id: "getMetrics", serve: (*handler).metrics},
+	{method: http.MethodGet, pattern: "/whoami", id: "whoami", serve: (*handler).whoami},
+	{method: http.MethodGet, pattern: "/openapi.yaml", id: "getOpenAPIYAML", public: true, serve: (*handler).openAPIYAML},
+	{method: http.MethodGet, pattern: "/openapi.json", id: "getOpenAPIJSON", public: true, serve: (*handler).openAPIJSON},
+	{method: http.MethodGet, pattern: "/healthz", id: "healthz", public: true, serve: (*handler).healthz},
+	{method: http.MethodGet, pattern: "/readyz", id: "readyz", public: true, serve: (*handler).readyz},
+	{method: http.MethodGet, pattern: "/metrics", id: "getMetrics", public: true, serve: (*handler).metrics},
 }
 
 func incrementLimit(*handler) int64 { return maxIncrementBodyBytes }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wrpc-kv/gateway/auth"
 )
 
 // defaultListLimit is the page size when the request names none.
@@ -93,6 +95,14 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, in *input) er
 	if !utf8.ValidString(prefix) {
 		return newProblem(kindValidation, "query parameter \"prefix\": not valid UTF-8")
 	}
+	// A caller scoped to key prefixes sees only the keys under them.
+	all, scope, err := listScope(r, in.bucket)
+	if err != nil {
+		return err
+	}
+	if !all && auth.UnderPrefixes(prefix, scope) {
+		all = true // every key the request asks for is in scope
+	}
 	// prefix is only compared with keys here, never sent on: its length is bounded by the
 	// schema's maxLength in characters alone, so every prefix the schema allows is served.
 
@@ -109,7 +119,7 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, in *input) er
 		i := min(cur.offset, uint64(len(page)))
 		for ; i < uint64(len(page)); i++ {
 			k := page[i]
-			if !strings.HasPrefix(k, prefix) {
+			if !strings.HasPrefix(k, prefix) || !all && !auth.UnderPrefixes(k, scope) {
 				continue
 			}
 			if len(keys) == limit {

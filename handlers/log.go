@@ -20,6 +20,8 @@ type record struct {
 	bytes     int64
 	err       error
 	operation string
+	caller    string       // the token id (or JWT subject) once authenticated
+	authKind  string       // auth.KindToken or auth.KindJWT
 	body      countingBody // the request body, counting what is read
 }
 
@@ -121,7 +123,7 @@ func (h *handler) logRequest(r *http.Request, rec *record, start time.Time, abor
 	if !h.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := [11]slog.Attr{
+	attrs := [13]slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.EscapedPath()),
 		slog.Int("status", status),
@@ -130,6 +132,11 @@ func (h *handler) logRequest(r *http.Request, rec *record, start time.Time, abor
 		slog.String("request_id", RequestID(ctx)),
 	}
 	n := 6
+	if rec.caller != "" {
+		attrs[n] = slog.String("token_id", rec.caller)
+		attrs[n+1] = slog.String("auth", rec.authKind)
+		n += 2
+	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		attrs[n] = slog.String("trace_id", sc.TraceID().String())
 		attrs[n+1] = slog.String("span_id", sc.SpanID().String())

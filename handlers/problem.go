@@ -23,6 +23,9 @@ type kind struct {
 var (
 	kindValidation      = kind{"/problems/validation", "Invalid request", http.StatusBadRequest}
 	kindAccessDenied    = kind{"/problems/access-denied", "Access denied", http.StatusForbidden}
+	kindUnauthenticated = kind{"/problems/unauthenticated", "Unauthenticated", http.StatusUnauthorized}
+	kindForbidden       = kind{"/problems/forbidden", "Forbidden", http.StatusForbidden}
+	kindRateLimited     = kind{"/problems/rate-limited", "Too many requests", http.StatusTooManyRequests}
 	kindNoSuchKey       = kind{"/problems/no-such-key", "No such key", http.StatusNotFound}
 	kindNoSuchStore     = kind{"/problems/no-such-store", "No such store", http.StatusNotFound}
 	kindNoSuchRoute     = kind{"/problems/no-such-route", "No such route", http.StatusNotFound}
@@ -57,6 +60,8 @@ type problem struct {
 	hasLimit bool
 	// cause is logged, never sent: it may hold internal detail.
 	cause error
+	// header is sent with the problem (WWW-Authenticate, Retry-After of a 429).
+	header http.Header
 }
 
 func (p *problem) Error() string { return p.typ + ": " + p.detail }
@@ -144,6 +149,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *problem) {
 	h.Del("ETag")
 	if p.status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", retryAfterSeconds)
+	}
+	for k, v := range p.header {
+		h[k] = v
 	}
 	body := problemBody{
 		Type:     p.typ,

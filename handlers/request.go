@@ -14,6 +14,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/go-chi/chi/v5"
+
+	"github.com/wrpc-kv/gateway/auth"
 )
 
 // maxIncrementBodyBytes bounds the optional JSON body of increment; {"delta": n} needs ~40.
@@ -48,6 +50,11 @@ type operation struct {
 	body                body
 	jsonLimit           func(*handler) int64
 	serve               func(h *handler, w http.ResponseWriter, r *http.Request, in *input) error
+	// public operations need no credentials; the others authenticate their caller.
+	public bool
+	// action, when set, is the permission the operation needs on its key (or bucket); the
+	// others check their own (a listing, a batch's keys).
+	action auth.Action
 }
 
 // handle decodes, validates and serves one request of op, answering any failure as a problem.
@@ -57,6 +64,19 @@ func (h *handler) handle(op *operation, route *routers.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		named(r, op.id, op.pattern)
 		in := &input{}
+		if !op.public {
+			id, p := h.authenticate(r)
+			if p != nil {
+				writeError(w, r, p, in)
+				return
+			}
+			if id != nil {
+				r = r.WithContext(auth.WithIdentity(r.Context(), id))
+				if rec := recordFrom(r.Context()); rec != nil {
+					rec.caller, rec.authKind = id.ID, id.Kind
+				}
+			}
+		}
 		err := h.decode(w, r, op, route, in, hasBucket, hasKey)
 		if err == nil {
 			err = op.serve(h, w, r, in)
@@ -84,6 +104,13 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, op *operation, 
 			return err
 		}
 		params["key"] = in.key
+	}
+
+	if op.action != 0 {
+		// Before the body is read: a caller without the permission costs no buffering.
+		if err := authorize(r, op.action, in.bucket, in.key); err != nil {
+			return err
+		}
 	}
 
 	validation := &h.validateAll

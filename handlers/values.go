@@ -204,3 +204,13 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// writeJSONValue writes v as a complete JSON body.
+func writeJSONValue(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, append(body, '\n'))
+	return nil
+}
