@@ -23,6 +23,11 @@ type config struct {
 	headers       headerFlag
 	readyBucket   string
 	metricsAddr   string
+
+	authFile, jwtIssuer, jwtAudience, jwtJWKSURL, jwtJWKSFile, jwtClaim string
+	jwtRate, anonymousRate                                              rateFlag
+	allowUnauthenticated                                                bool
+	tlsCert, tlsKey                                                     string
 	timeout       time.Duration
 	maxValueBytes int64
 	maxBuffered   int64
@@ -138,6 +143,17 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 		fs.Var(byteSize{&cfg.maxBuffered}, "max-buffered-bytes", "most request body bytes buffered at once across requests; a request that finds no room\nwithin 10s gets 503 (default 256MiB, at least the largest body a request may send)")
 		fs.DurationVar(&cfg.shutdownWait, "shutdown-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
 		fs.StringVar(&cfg.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (used without --nats-url)")
+		fs.StringVar(&cfg.authFile, "auth-file", "", "API tokens that may call the API (YAML; see 'gateway token new'), reloaded on change and SIGHUP")
+		fs.StringVar(&cfg.jwtIssuer, "jwt-issuer", "", "accept JWTs of this OpenID Connect issuer (exact iss; with --jwt-audience)")
+		fs.StringVar(&cfg.jwtAudience, "jwt-audience", "", "the audience (aud) JWTs must be for")
+		fs.StringVar(&cfg.jwtJWKSURL, "jwt-jwks-url", "", "the issuer's JWKS URL (default: from its discovery document)")
+		fs.StringVar(&cfg.jwtJWKSFile, "jwt-jwks-file", "", "a local JWKS file of the issuer's keys instead, reloaded on change and SIGHUP")
+		fs.StringVar(&cfg.jwtClaim, "jwt-permissions-claim", "kv", "the JWT claim holding the caller's permissions")
+		fs.Var(&cfg.jwtRate, "jwt-rate-limit", "rate limit of each JWT subject, `requests-per-second:burst` (default none)")
+		fs.Var(&cfg.anonymousRate, "anonymous-rate-limit", "rate limit, per client address, of requests without valid credentials when credentials\nare configured, `requests-per-second:burst` (default 5:20)")
+		fs.BoolVar(&cfg.allowUnauthenticated, "allow-unauthenticated", false, "serve a non-loopback --http-addr without credentials configured: anyone who reaches it may\nread and write everything")
+		fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS (and HTTP/2) with this certificate file (PEM, with --tls-key), reloaded on change")
+		fs.StringVar(&cfg.tlsKey, "tls-key", "", "the private key file of --tls-cert")
 		fs.StringVar(&cfg.provider, "provider", "", "embedded provider: jetstream, memory or none (default jetstream with the embedded\nNATS server, none with --nats-url)")
 	} else {
 		fs.StringVar(&cfg.provider, "backend", "jetstream", "storage of the provider: jetstream (needs JetStream on the NATS server) or memory")
@@ -228,6 +244,17 @@ func (c *config) validate(gateway bool) error {
 	if c.maxValueBytes > 64<<20 {
 		return fmt.Errorf("--max-value-bytes can be at most 64MiB, got %d", c.maxValueBytes)
 	}
+	if gateway {
+		loopback, err := isLoopback(c.httpAddr)
+		if err != nil {
+			return err
+		}
+		if !loopback && c.authFile == "" && c.jwtIssuer == "" && !c.allowUnauthenticated {
+			return fmt.Errorf("--http-addr %s can be reached from other machines, and no credentials are configured: "+
+				"anyone could read and write every bucket. Configure --auth-file or --jwt-issuer, or say "+
+				"--allow-unauthenticated if something in front of the gateway authenticates its callers", c.httpAddr)
+		}
+	}
 	if gateway && c.readyBucket == "" {
 		return errors.New("--ready-bucket must not be empty")
 	}
@@ -236,6 +263,15 @@ func (c *config) validate(gateway bool) error {
 	}
 	if c.markerTTL != 0 && c.markerTTL < time.Second {
 		return fmt.Errorf("--delete-marker-ttl must be 0 or at least 1s, got %v", c.markerTTL)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if (c.jwtIssuer == "") != (c.jwtAudience == "") {
+		return errors.New("--jwt-issuer and --jwt-audience go together")
+	}
+	if c.jwtIssuer == "" && (c.jwtJWKSURL != "" || c.jwtJWKSFile != "") {
+		return errors.New("--jwt-jwks-url and --jwt-jwks-file need --jwt-issuer")
 	}
 	if (c.natsTLSCert == "") != (c.natsTLSKey == "") {
 		return errors.New("--nats-tls-cert and --nats-tls-key go together")

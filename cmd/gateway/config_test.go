@@ -8,12 +8,13 @@ import (
 
 func TestConfigFlagsAndEnvironment(t *testing.T) {
 	env := map[string]string{
-		"GATEWAY_HTTP_ADDR":         "0.0.0.0:9000",
-		"GATEWAY_TIMEOUT":           "3s",
-		"GATEWAY_HEADER":            "source-id=gw,link-name=default",
-		"GATEWAY_MAX_VALUE_BYTES":   "2MiB",
-		"GATEWAY_PREFIX":            "from-env",
-		"GATEWAY_DELETE_MARKER_TTL": "0",
+		"GATEWAY_HTTP_ADDR":             "0.0.0.0:9000",
+		"GATEWAY_ALLOW_UNAUTHENTICATED": "true",
+		"GATEWAY_TIMEOUT":               "3s",
+		"GATEWAY_HEADER":                "source-id=gw,link-name=default",
+		"GATEWAY_MAX_VALUE_BYTES":       "2MiB",
+		"GATEWAY_PREFIX":                "from-env",
+		"GATEWAY_DELETE_MARKER_TTL":     "0",
 	}
 	cfg, err := parseConfig("gateway", []string{"--prefix", "from-flag"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -53,10 +54,32 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{"--log-format", "xml"},
 		{"--delete-marker-ttl", "500ms"},
 		{"--nats-tls-cert", "c.pem"},
+		{"--tls-cert", "c.pem"},
+		{"--jwt-issuer", "https://issuer.example"},
+		{"--jwt-jwks-file", "keys.json"},
+		{"--anonymous-rate-limit", "0"},
 		{"stray"},
+		// Reachable from other machines with no credentials configured.
+		{"--http-addr", "0.0.0.0:8080"},
+		{"--http-addr", ":8080"},
+		{"--http-addr", "[::]:8080"},
+		{"--http-addr", "10.1.2.3:8080"},
+		{"--http-addr", "gateway.internal:8080"},
 	} {
 		if _, err := parseConfig("gateway", args, none, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
+		}
+	}
+	for _, args := range [][]string{
+		{"--http-addr", "localhost:8080"},
+		{"--http-addr", "[::1]:8080"},
+		{"--http-addr", "127.0.0.2:8080"},
+		{"--http-addr", "0.0.0.0:8080", "--auth-file", "auth.yaml"},
+		{"--http-addr", "0.0.0.0:8080", "--jwt-issuer", "https://issuer.example", "--jwt-audience", "kv"},
+		{"--http-addr", "0.0.0.0:8080", "--allow-unauthenticated"},
+	} {
+		if _, err := parseConfig("gateway", args, none, io.Discard); err != nil {
+			t.Errorf("%v: %v", args, err)
 		}
 	}
 	if _, err := parseConfig("gateway", nil, func(k string) string {

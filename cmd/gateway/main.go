@@ -47,6 +47,9 @@ func run(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == "provider" {
 		command, args = "provider", args[1:]
 	}
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], os.Stdout, os.Stderr)
+	}
 	cfg, err := parseConfig(command, args, os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -87,6 +90,10 @@ func (s *stack) unwind() {
 		(*s)[i]()
 	}
 }
+
+// reloadInterval is how often the gateway looks for changes of the files it reloads (the
+// auth file, a JWKS file, the TLS certificate).
+const reloadInterval = 2 * time.Second
 
 // defaultTarget names the one provider the flags configure, in metrics.
 const defaultTarget = "default"
@@ -205,7 +212,13 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 		metricsHere = obs.metrics.Handler()
 	}
 
+	authn, certs, err := startAuth(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+
 	hopts := handlers.Options{
+		Auth:                authn,
 		Store:               store,
 		Ready:               ready.check,
 		MaxBatchBodyBytes:   batchBody,
@@ -238,15 +251,34 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	scheme := "http"
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("gateway listening", "url", "http://"+ln.Addr().String()+"/", "prefix", cfg.prefix,
-		"provider", cfg.provider, "nats", natsDescription(cfg, ns))
+	if certs != nil {
+		scheme = "https"
+		srv.TLSConfig = certs.tlsConfig()
+		go certs.watch(ctx, reloadInterval)
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	log.Info("gateway listening", "url", scheme+"://"+ln.Addr().String()+"/", "prefix", cfg.prefix,
+		"provider", cfg.provider, "nats", natsDescription(cfg, ns), "auth", authDescription(authn))
 
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case err := <-served:
+			return err
+		case <-hup:
+			log.Info("SIGHUP: reloading credentials")
+			if authn.Enabled() {
+				_ = authn.Reload(ctx)
+			}
+		case <-ctx.Done():
+			done = true
+		}
 	}
 	log.Info("shutting down: finishing requests in flight", "timeout", cfg.shutdownWait)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownWait)
