@@ -366,3 +366,29 @@ func TestJWKSFile(t *testing.T) {
 		t.Error("a JWKS file holding a private key was accepted")
 	}
 }
+
+// BenchmarkAuthenticate is the cost of authenticating a request whose token was verified
+// before: what every request with an API token pays.
+func BenchmarkAuthenticate(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "auth.yaml")
+	tok, hash, _ := NewToken("bench")
+	if err := os.WriteFile(path, []byte("tokens:\n"+tokenEntryYAML("bench", hash, "")), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(context.Background(), Config{TokenFile: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := request(tok)
+	if _, err := a.Authenticate(r); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if id, err := a.Authenticate(r); err != nil || !id.Allows(Read, "b", "k") {
+				b.Fatal(err)
+			}
+		}
+	})
+}

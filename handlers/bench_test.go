@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/wrpc-kv/gateway/auth"
 	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/provider"
@@ -106,4 +109,89 @@ func httpGet(c *http.Client, url string) error {
 		return errors.New(res.Status)
 	}
 	return nil
+}
+
+// BenchmarkGetAuth measures what authentication costs a GET through the gateway: the same
+// request, carrying the same Authorization header, to a gateway without credentials
+// configured (which ignores the header) and to one with API tokens (the token verified
+// once, then from the cache, and its permissions checked), side by side in one run.
+func BenchmarkGetAuth(b *testing.B) {
+	ns := natstest.Run(b)
+	store := memory.New()
+	if err := store.Set(context.Background(), "bucket", "key", []byte("a small value of sixty-four bytes, like a session or a flag....")); err != nil {
+		b.Fatal(err)
+	}
+	p, err := provider.Serve(natstest.Connect(b, ns), store, provider.WithPrefix("bench"), provider.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close(context.Background()) })
+	kv, err := client.New(natstest.Connect(b, ns), client.WithPrefix("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, hash, err := auth.NewToken("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "auth.yaml")
+	if err := os.WriteFile(path, []byte("tokens:\n  - id: bench\n    hash: "+hash+"\n    permissions: [read:other, 'read:bucket:k', 'write:*']\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	a, err := auth.New(context.Background(), auth.Config{TokenFile: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	for _, tt := range []struct {
+		name  string
+		auth  *auth.Authenticator
+		token string
+	}{{"off", nil, tok}, {"token", a, tok}} {
+		h, err := New(Options{Store: kv, Auth: tt.auth})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		b.Cleanup(srv.Close)
+		r, _ := http.NewRequest(http.MethodGet, srv.URL+"/buckets/bucket/keys/key", nil)
+		if tt.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		get := func() error {
+			res, err := c.Do(r.Clone(context.Background()))
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			_, _ = io.Copy(io.Discard, res.Body)
+			if res.StatusCode != http.StatusOK {
+				return errors.New(res.Status)
+			}
+			return nil
+		}
+		if err := get(); err != nil { // the token's one hash computation, out of the timing
+			b.Fatal(err)
+		}
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := get(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tt.name+"-parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := get(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
