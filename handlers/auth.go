@@ -38,7 +38,7 @@ func (h *handler) authenticate(r *http.Request) (*auth.Identity, *problem) {
 		p = newProblem(kindUnauthenticated, "%s", ce.Reason)
 		challenge += `, error="invalid_token", error_description="` + strings.ReplaceAll(ce.Reason, `"`, "'") + `"`
 	} else {
-		p = newProblem(kindUnauthenticated, "this request needs credentials: send Authorization: Bearer <token>")
+		p = newProblem(kindUnauthenticated, "this request needs credentials: send an Authorization: Bearer header with a token")
 	}
 	p.header = http.Header{"Www-Authenticate": {challenge}}
 	p.cause = err
