@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wrpc-kv/gateway/internal/glob"
 )
 
 // Action is what a permission allows.
@@ -61,9 +63,9 @@ const maxPermissionLen = 2048
 // so a name holding ':', '*' or '%' is written %3A, %2A, %25.
 type Permission struct {
 	Actions Action
-	// Bucket is the pattern, decoded: Wildcards marks which of its bytes are the * wildcard.
+	// Bucket is the pattern, decoded, its wildcards written *.
 	Bucket    string
-	wildcards []bool
+	pattern   glob.Pattern
 	KeyPrefix string
 }
 
@@ -104,10 +106,11 @@ func ParsePermission(s string) (Permission, error) {
 	if bucket == "" {
 		return fail("no bucket pattern")
 	}
-	var err error
-	if p.Bucket, p.wildcards, err = decodePattern(bucket); err != nil {
+	text, wild, err := decodePattern(bucket)
+	if err != nil {
 		return fail("bucket pattern: %v", err)
 	}
+	p.Bucket, p.pattern = text, glob.NewWithWildcards(text, wild)
 	if p.KeyPrefix, err = url.PathUnescape(prefix); err != nil || !utf8.ValidString(p.KeyPrefix) {
 		return fail("key prefix: bad %%XX escape or not UTF-8")
 	}
@@ -156,36 +159,7 @@ func unhex(c byte) byte {
 }
 
 // MatchesBucket reports whether the pattern matches bucket.
-func (p Permission) MatchesBucket(bucket string) bool {
-	return match(p.Bucket, p.wildcards, bucket)
-}
-
-// match is glob matching with * as the only wildcard, iterative with backtracking to the
-// last star, so it is linear in practice and never recursive.
-func match(pattern string, wild []bool, s string) bool {
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(pattern) && wild[pi]:
-			star, mark = pi, si
-			pi++
-		case pi < len(pattern) && pattern[pi] == s[si]:
-			pi++
-			si++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(pattern) && wild[pi] {
-		pi++
-	}
-	return pi == len(pattern)
-}
+func (p Permission) MatchesBucket(bucket string) bool { return p.pattern.Match(bucket) }
 
 // Allows reports whether p allows action a on key of bucket.
 func (p Permission) Allows(a Action, bucket, key string) bool {
@@ -200,7 +174,7 @@ func (p Permission) String() string {
 	for i := 0; i < len(p.Bucket); i++ {
 		c := p.Bucket[i]
 		switch {
-		case i < len(p.wildcards) && p.wildcards[i]:
+		case p.pattern.IsWildcard(i):
 			b.WriteByte('*')
 		case c == '*' || c == ':' || c == '%':
 			fmt.Fprintf(&b, "%%%02X", c)
@@ -224,7 +198,7 @@ func (p Permission) String() string {
 // Needed is the text of the narrowest permission that allows a on key of bucket (key "" for
 // the whole bucket): what a 403 names as missing.
 func Needed(a Action, bucket, key string) string {
-	p := Permission{Actions: a, Bucket: bucket, wildcards: make([]bool, len(bucket)), KeyPrefix: key}
+	p := Permission{Actions: a, Bucket: bucket, pattern: glob.NewWithWildcards(bucket, make([]bool, len(bucket))), KeyPrefix: key}
 	return p.String()
 }
 

@@ -105,17 +105,8 @@ func FuzzParsePermission(f *testing.F) {
 			}
 		}
 		// A pattern without wildcards matches exactly its bucket.
-		if !containsWildcard(p) && p.MatchesBucket(bucket) != (bucket == p.Bucket) {
+		if p.pattern.Literal() && p.MatchesBucket(bucket) != (bucket == p.Bucket) {
 			t.Fatalf("literal pattern %q matches %q: %v", p.Bucket, bucket, p.MatchesBucket(bucket))
 		}
 	})
-}
-
-func containsWildcard(p Permission) bool {
-	for _, w := range p.wildcards {
-		if w {
-			return true
-		}
-	}
-	return false
 }

@@ -13,6 +13,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -366,4 +367,31 @@ func (kv *KeyValue) unit(ctx context.Context, instance, fn string, params []byte
 		return err
 	}
 	return perr
+}
+
+// Serves reports which of the world's interfaces the provider serves, by name ("store",
+// "atomics", "batch"): each is asked with an invocation that carries no params, so nothing
+// runs (see wrpcnats.Client.Serves). An interface whose probe failed otherwise (timeout, no
+// connection) is missing from the map, and err says why.
+func (kv *KeyValue) Serves(ctx context.Context) (map[string]bool, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, kv.timeout)
+		defer cancel()
+	}
+	out := make(map[string]bool, 3)
+	var errs []error
+	for _, p := range []struct{ name, instance, fn string }{
+		{"store", keyvalue.StoreInstance, "exists"},
+		{"atomics", keyvalue.AtomicsInstance, "increment"},
+		{"batch", keyvalue.BatchInstance, "get-many"},
+	} {
+		ok, err := kv.rpc.Serves(ctx, p.instance, p.fn)
+		if err != nil {
+			errs = append(errs, classify(fmt.Errorf("probe of %s: %w", p.name, err)))
+			continue
+		}
+		out[p.name] = ok
+	}
+	return out, errors.Join(errs...)
 }

@@ -330,3 +330,30 @@ func TestMaxValueBytes(t *testing.T) {
 		t.Fatalf("Get of 100 KiB with a 1000-byte limit: err = %v; want ErrResultTooLarge", err)
 	}
 }
+
+// Serves tells which interfaces a provider serves, without running any function.
+func TestServes(t *testing.T) {
+	ns := natstest.Run(t)
+	backend := memory.New()
+	p, err := provider.Serve(natstest.Connect(t, ns), backend, provider.WithPrefix(prefix),
+		provider.WithLogger(slog.New(slog.DiscardHandler)), provider.WithInterfaces(keyvalue.StoreInstance, keyvalue.BatchInstance))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := kv.Serves(context.Background())
+	if err != nil || !got["store"] || got["atomics"] || !got["batch"] || len(got) != 3 {
+		t.Fatalf("Serves = %v, %v; want store and batch", got, err)
+	}
+	if r, _ := backend.ListKeys(context.Background(), "", nil); len(r.Keys) != 0 {
+		t.Errorf("a probe stored something: %v", r.Keys)
+	}
+	nobody, _ := client.New(natstest.Connect(t, ns), client.WithPrefix("nobody"))
+	if got, err := nobody.Serves(context.Background()); err != nil || got["store"] || got["atomics"] || got["batch"] {
+		t.Fatalf("Serves with nobody = %v, %v", got, err)
+	}
+}

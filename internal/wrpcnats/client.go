@@ -331,3 +331,33 @@ func ctxError(err error, stage string) error {
 	}
 	return fmt.Errorf("wrpc: %s: %w", stage, err)
 }
+
+// Serves reports whether anybody serves fn of instance: true as soon as a server answers an
+// invocation with its handshake, false when NATS says nobody subscribes to the subject. The
+// invocation carries no params and ends them at once, so no function runs: the server fails
+// the call as undecodable, at the cost of a line in its log. Other failures (timeout, no
+// connection) are errors.
+func (c *Client) Serves(ctx context.Context, instance, fn string) (bool, error) {
+	if c.closed.Load() {
+		return false, ErrClosed
+	}
+	if !c.nc.IsConnected() {
+		return false, fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
+	}
+	cl := &call{stream: newStream(nil, 1)}
+	token, reply := c.mux.register(cl)
+	defer c.mux.unregister(token, false)
+	subject := c.subject(instance, fn)
+	if err := c.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Header: c.header}); err != nil {
+		return false, fmt.Errorf("wrpc: publish probe to %s: %w", subject, err)
+	}
+	paramsSubject, err := c.awaitHandshake(ctx, cl)
+	switch {
+	case errors.Is(err, ErrNoResponders):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	_ = c.nc.Publish(paramsSubject, nil) // end of params: the server gives up at once
+	return true, nil
+}
