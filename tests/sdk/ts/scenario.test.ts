@@ -2,12 +2,18 @@
 // served /openapi.json (generated/api.d.ts, made by tests/sdk/run.sh), calls made with
 // openapi-fetch, against the live gateway at GATEWAY_URL.
 //
+// When the gateway has credentials configured, GATEWAY_TOKEN is a token with the permission
+// *:* (GATEWAY_TOKEN_ID its id), which every request of the scenario carries, and
+// GATEWAY_READ_TOKEN one with read:* only (GATEWAY_READ_TOKEN_ID); the tests of
+// authentication then run too. Without GATEWAY_TOKEN the gateway is one with authentication
+// off.
+//
 //   GATEWAY_URL=http://127.0.0.1:8080 node --import tsx --test scenario.test.ts
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import createClient from 'openapi-fetch';
+import createClient, { type Middleware } from 'openapi-fetch';
 import type { components, paths } from './generated/api.js';
 
 type Problem = components['schemas']['Problem'];
@@ -15,7 +21,33 @@ type Problem = components['schemas']['Problem'];
 const base = (process.env.GATEWAY_URL ?? '').replace(/\/+$/, '');
 assert.ok(base, 'GATEWAY_URL names the live gateway');
 
-const api = createClient<paths>({ baseUrl: base });
+const token = process.env.GATEWAY_TOKEN || undefined;
+const withAuth = token !== undefined;
+const tokenId = process.env.GATEWAY_TOKEN_ID ?? '';
+const readToken = process.env.GATEWAY_READ_TOKEN ?? '';
+const readTokenId = process.env.GATEWAY_READ_TOKEN_ID ?? '';
+if (withAuth) assert.ok(tokenId && readToken && readTokenId, 'GATEWAY_TOKEN comes with GATEWAY_TOKEN_ID, GATEWAY_READ_TOKEN and GATEWAY_READ_TOKEN_ID');
+const authOnly = { skip: !withAuth && 'the gateway has no credentials configured' };
+
+// The bearerAuth scheme, as openapi-fetch's documentation does it: a middleware that puts the
+// token on every request of the client.
+function bearer(t: string): Middleware {
+  return {
+    onRequest({ request }) {
+      request.headers.set('Authorization', `Bearer ${t}`);
+      return request;
+    },
+  };
+}
+
+// A client sending the token given, or no credentials.
+function clientWith(t?: string) {
+  const c = createClient<paths>({ baseUrl: base });
+  if (t !== undefined) c.use(bearer(t));
+  return c;
+}
+
+const api = clientWith(token);
 
 // Every test works in a bucket of its own whose name needs escaping too.
 const bucket = `sdk/ts ü ${randomBytes(4).toString('hex')}`;
@@ -61,6 +93,90 @@ test('health probes and the served API description', async () => {
   assert.equal(yaml.response.status, 200);
   assert.match(yaml.response.headers.get('content-type') ?? '', /^application\/yaml/);
   assert.match(yaml.data as unknown as string, /^openapi: 3\.0\.3$/m);
+
+  const metrics = await api.GET('/metrics', { parseAs: 'text' });
+  assert.equal(metrics.response.status, 200);
+  assert.match(metrics.response.headers.get('content-type') ?? '', /^text\/plain/);
+  assert.match(metrics.data as unknown as string, /^# TYPE \S+ (counter|gauge|histogram|summary)$/m);
+  assert.ok(metrics.response.headers.get('x-request-id'), 'every response carries X-Request-Id');
+});
+
+test('whoami names the caller', async () => {
+  const me = await api.GET('/whoami');
+  assert.equal(me.response.status, 200);
+  if (!withAuth) {
+    assert.deepEqual(me.data, { auth: 'off', id: null, permissions: ['*:*'], expires: null });
+    // With no credentials configured the gateway ignores the header, even naming no token.
+    const stranger = clientWith('kvgw.nobody.not-a-secret');
+    const put = await stranger.PUT('/buckets/{bucket}/keys/{key}', { params: keyPath('auth/ignored'), ...raw(new Uint8Array([1])) });
+    assert.equal(put.response.status, 204);
+    assert.deepEqual((await stranger.GET('/whoami')).data, me.data);
+    return;
+  }
+  assert.deepEqual(me.data, { auth: 'token', id: tokenId, permissions: ['*:*'], expires: null });
+  const reader = await clientWith(readToken).GET('/whoami');
+  assert.deepEqual(reader.data, { auth: 'token', id: readTokenId, permissions: ['read:*'], expires: null });
+});
+
+function assertChallenge(response: Response, pattern: RegExp) {
+  const challenge = response.headers.get('www-authenticate') ?? '';
+  assert.match(challenge, /^Bearer /, `WWW-Authenticate of ${response.url}`);
+  assert.match(challenge, pattern);
+}
+
+test('without valid credentials: 401 with a Bearer challenge, but the public operations answer', authOnly, async () => {
+  const anonymous = clientWith();
+  assert.equal((await anonymous.GET('/healthz')).response.status, 200);
+  assert.equal((await anonymous.GET('/readyz')).response.status, 200);
+  assert.equal((await anonymous.GET('/openapi.json')).response.status, 200);
+  assert.equal((await anonymous.GET('/openapi.yaml', { parseAs: 'text' })).response.status, 200);
+  assert.equal((await anonymous.GET('/metrics', { parseAs: 'text' })).response.status, 200);
+
+  const who = await anonymous.GET('/whoami');
+  assertProblem(who.error, who.response, 401, '/problems/unauthenticated');
+  assertChallenge(who.response, /^Bearer realm="[^"]+"$/);
+  const get = await anonymous.GET('/buckets/{bucket}/keys/{key}', { params: keyPath('auth/k') });
+  assertProblem(get.error, get.response, 401, '/problems/unauthenticated');
+  assertChallenge(get.response, /^Bearer /);
+  assert.ok(get.response.headers.get('x-request-id'), 'every response carries X-Request-Id');
+  const put = await anonymous.PUT('/buckets/{bucket}/keys/{key}', { params: keyPath('auth/k'), ...raw(new Uint8Array([1])) });
+  assertProblem(put.error, put.response, 401, '/problems/unauthenticated');
+
+  // A token of the right shape whose secret is wrong does not authenticate either.
+  const wrong = clientWith(`kvgw.${tokenId}.not-its-secret`);
+  const list = await wrong.GET('/buckets/{bucket}/keys', { params: { path: { bucket } } });
+  assertProblem(list.error, list.response, 401, '/problems/unauthenticated');
+  assertChallenge(list.response, /error="invalid_token"/);
+  // Nothing was written.
+  const gone = await api.GET('/buckets/{bucket}/keys/{key}', { params: keyPath('auth/k') });
+  assertProblem(gone.error, gone.response, 404, '/problems/no-such-key');
+});
+
+test('the read-only token reads, and writing answers 403 naming the permission missing', authOnly, async () => {
+  const key = 'auth/read only';
+  const put = await api.PUT('/buckets/{bucket}/keys/{key}', { params: keyPath(key), ...raw(allBytes) });
+  assert.equal(put.response.status, 204);
+
+  const reader = clientWith(readToken);
+  const got = await reader.GET('/buckets/{bucket}/keys/{key}', { params: keyPath(key), parseAs: 'arrayBuffer' });
+  assert.equal(got.response.status, 200);
+  assert.deepEqual(new Uint8Array(got.data as unknown as ArrayBuffer), allBytes);
+  const batch = await reader.POST('/buckets/{bucket}/batch/get', { params: { path: { bucket } }, body: { keys: [key] } });
+  assert.equal(batch.response.status, 200);
+
+  const write = await reader.PUT('/buckets/{bucket}/keys/{key}', { params: keyPath(key), ...raw(new Uint8Array([1])) });
+  assert.match(assertProblem(write.error, write.response, 403, '/problems/forbidden').detail, /\bwrite:/);
+  const del = await reader.DELETE('/buckets/{bucket}/keys/{key}', { params: keyPath(key) });
+  assert.match(assertProblem(del.error, del.response, 403, '/problems/forbidden').detail, /\bdelete:/);
+  const inc = await reader.POST('/buckets/{bucket}/keys/{key}/increment', { params: keyPath('auth/counter') });
+  assertProblem(inc.error, inc.response, 403, '/problems/forbidden');
+  const set = await reader.POST('/buckets/{bucket}/batch/set', { params: { path: { bucket } }, body: { items: [{ key, value: 'AA==' }] } });
+  assertProblem(set.error, set.response, 403, '/problems/forbidden');
+
+  // The value is untouched.
+  const after = await api.GET('/buckets/{bucket}/keys/{key}', { params: keyPath(key), parseAs: 'arrayBuffer' });
+  assert.deepEqual(new Uint8Array(after.data as unknown as ArrayBuffer), allBytes);
+  assert.equal((await api.DELETE('/buckets/{bucket}/keys/{key}', { params: keyPath(key) })).response.status, 204);
 });
 
 test('binary values: every byte 0x00-0xff round-trips verbatim', async () => {
