@@ -2,6 +2,12 @@
 (package gateway_client, made by tests/sdk/run.sh and found on PYTHONPATH), against the live
 gateway at GATEWAY_URL.
 
+When the gateway has credentials configured, GATEWAY_TOKEN is a token with the permission *:*
+(GATEWAY_TOKEN_ID its id), which every request of the scenario carries through the generated
+AuthenticatedClient, and GATEWAY_READ_TOKEN one with read:* only (GATEWAY_READ_TOKEN_ID); the
+tests of authentication then run too. Without GATEWAY_TOKEN the gateway is one with
+authentication off.
+
     GATEWAY_URL=http://127.0.0.1:8080 PYTHONPATH=<generated> pytest tests/sdk/python
 """
 
@@ -10,16 +16,17 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import secrets
 from urllib.parse import quote
 
 import httpx
 import pytest
 
-from gateway_client import Client
+from gateway_client import AuthenticatedClient, Client
 from gateway_client.api.batch import batch_delete, batch_get, batch_set
 from gateway_client.api.keys import list_keys
-from gateway_client.api.meta import get_open_apijson, get_open_apiyaml, healthz, readyz
+from gateway_client.api.meta import get_metrics, get_open_apijson, get_open_apiyaml, healthz, readyz, whoami
 from gateway_client.api.values import delete_value, get_value, head_value, increment, put_value
 from gateway_client.models import (
     BatchGetEncoding,
@@ -28,6 +35,8 @@ from gateway_client.models import (
     BatchSetEncoding,
     BatchSetRequest,
     HealthStatus,
+    Identity,
+    IdentityAuth,
     IncrementRequest,
     IncrementResponse,
     KeyPage,
@@ -36,6 +45,14 @@ from gateway_client.models import (
 from gateway_client.types import File, Response
 
 BASE = os.environ.get("GATEWAY_URL", "").rstrip("/")
+TOKEN = os.environ.get("GATEWAY_TOKEN") or None
+TOKEN_ID = os.environ.get("GATEWAY_TOKEN_ID", "")
+READ_TOKEN = os.environ.get("GATEWAY_READ_TOKEN", "")
+READ_TOKEN_ID = os.environ.get("GATEWAY_READ_TOKEN_ID", "")
+assert TOKEN is None or (TOKEN_ID and READ_TOKEN and READ_TOKEN_ID), (
+    "GATEWAY_TOKEN comes with GATEWAY_TOKEN_ID, GATEWAY_READ_TOKEN and GATEWAY_READ_TOKEN_ID"
+)
+needs_auth = pytest.mark.skipif(TOKEN is None, reason="the gateway has no credentials configured")
 
 # Every byte value twice, in a scrambled order.
 ALL_BYTES = bytes((i * 167 + 13) % 256 for i in range(512))
@@ -44,10 +61,17 @@ ALL_BYTES = bytes((i * 167 + 13) % 256 for i in range(512))
 TRICKY_KEYS = ["dir/a b%c ключ 🔑", "100%", "a+b#c?d&e=f", "%2F", " leading and trailing ", "tab\tnewline\n", "日本語/キー"]
 
 
+def client_with(token: str | None) -> AuthenticatedClient | Client:
+    """A client sending token as the bearerAuth scheme's, or no credentials for None."""
+    assert BASE, "GATEWAY_URL names the live gateway"
+    if token is None:
+        return Client(base_url=BASE, timeout=httpx.Timeout(30.0))
+    return AuthenticatedClient(base_url=BASE, token=token, timeout=httpx.Timeout(30.0))
+
+
 @pytest.fixture(scope="module")
 def client():
-    assert BASE, "GATEWAY_URL names the live gateway"
-    with Client(base_url=BASE, timeout=httpx.Timeout(30.0)) as c:
+    with client_with(TOKEN) as c:
         yield c
 
 
@@ -86,6 +110,71 @@ def test_meta(client):
     assert yaml.status_code == 200
     assert yaml.headers["content-type"].startswith("application/yaml")
     assert b"\nopenapi: 3.0.3\n" in b"\n" + yaml.content
+    metrics = get_metrics.sync_detailed(client=client)
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert re.search(r"^# TYPE \S+ (counter|gauge|histogram|summary)$", metrics.parsed, re.M)
+    assert metrics.headers["x-request-id"], "every response carries X-Request-Id"
+
+
+def test_whoami(client, bucket):
+    me = whoami.sync(client=client)
+    assert isinstance(me, Identity), me
+    if TOKEN is None:
+        assert (me.auth, me.id, me.permissions, me.expires) == (IdentityAuth.OFF, None, ["*:*"], None)
+        # With no credentials configured the gateway ignores the header, even naming no token.
+        with client_with("kvgw.nobody.not-a-secret") as stranger:
+            assert put_value.sync_detailed(bucket, "auth/ignored", client=stranger, body=body_of(b"x")).status_code == 204
+        return
+    assert (me.auth, me.id, me.permissions, me.expires) == (IdentityAuth.TOKEN, TOKEN_ID, ["*:*"], None)
+    with client_with(READ_TOKEN) as reader:
+        me = whoami.sync(client=reader)
+    assert (me.auth, me.id, me.permissions, me.expires) == (IdentityAuth.TOKEN, READ_TOKEN_ID, ["read:*"], None)
+
+
+def unauthenticated(res: Response, challenge: str) -> Problem:
+    p = problem(res, 401, "/problems/unauthenticated")
+    assert res.headers["www-authenticate"].startswith("Bearer "), res.headers
+    assert re.search(challenge, res.headers["www-authenticate"]), res.headers["www-authenticate"]
+    return p
+
+
+@needs_auth
+def test_without_credentials(client, bucket):
+    with client_with(None) as anonymous:
+        # The probes, the API document and the metrics are public.
+        for op in (healthz, readyz, get_open_apijson, get_open_apiyaml, get_metrics):
+            assert op.sync_detailed(client=anonymous).status_code == 200, op.__name__
+        unauthenticated(whoami.sync_detailed(client=anonymous), r'^Bearer realm="[^"]+"$')
+        res = get_value.sync_detailed(bucket, "auth/k", client=anonymous)
+        unauthenticated(res, "^Bearer ")
+        assert res.headers["x-request-id"], "every response carries X-Request-Id"
+        unauthenticated(put_value.sync_detailed(bucket, "auth/k", client=anonymous, body=body_of(b"x")), "^Bearer ")
+    # A token of the right shape whose secret is wrong does not authenticate either.
+    with client_with(f"kvgw.{TOKEN_ID}.not-its-secret") as wrong:
+        unauthenticated(list_keys.sync_detailed(bucket, client=wrong), 'error="invalid_token"')
+    # Nothing was written.
+    problem(get_value.sync_detailed(bucket, "auth/k", client=client), 404, "/problems/no-such-key")
+
+
+@needs_auth
+def test_read_only_token(client, bucket):
+    key = "auth/read only"
+    put(client, bucket, key, ALL_BYTES)
+    with client_with(READ_TOKEN) as reader:
+        res = get_value.sync_detailed(bucket, key, client=reader)
+        assert res.status_code == 200 and res.content == ALL_BYTES
+        assert batch_get.sync_detailed(bucket, client=reader, body=BatchKeys(keys=[key])).status_code == 200
+
+        p = problem(put_value.sync_detailed(bucket, key, client=reader, body=body_of(b"x")), 403, "/problems/forbidden")
+        assert "write:" in p.detail
+        p = problem(delete_value.sync_detailed(bucket, key, client=reader), 403, "/problems/forbidden")
+        assert "delete:" in p.detail
+        problem(increment.sync_detailed(bucket, "auth/counter", client=reader), 403, "/problems/forbidden")
+        body = BatchSetRequest(items=[BatchItem(key=key, value="AA==")])
+        problem(batch_set.sync_detailed(bucket, client=reader, body=body), 403, "/problems/forbidden")
+    assert get_value.sync_detailed(bucket, key, client=client).content == ALL_BYTES
+    assert delete_value.sync_detailed(bucket, key, client=client).status_code == 204
 
 
 def test_binary_values(client, bucket):
