@@ -8,105 +8,25 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
-import { createWriteStream, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import {
+  artifacts, startGateway, hardLimit, launchBrowser, newPage as harnessPage, nav, shot,
+  a11yProblems, assertNoHorizontalScroll,
+} from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..', '..');
-const artifacts = path.resolve(process.env.ARTIFACTS_DIR || path.join(here, 'artifacts'));
-const chromiumPath = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const enc = encodeURIComponent;
-
-// Chromium's own background traffic (updates, sync, QUIC probes) is switched off: the tests
-// talk to 127.0.0.1 only.
-const chromiumArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 
 // A hard stop for the whole file: whatever hangs, the run ends and the gateway dies with it.
 const HARD_LIMIT_MS = 12 * 60_000;
 
 let work; // temporary directory for this run
-let gateway; // child process
-let gatewayLog = '';
+let gateway; // the gateway's handle (harness.mjs startGateway)
 let base; // http://127.0.0.1:<port>
 let browser;
 let context; // desktop, light
 const pageErrors = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function gatewayBinary() {
-  if (process.env.GATEWAY_BIN) return path.resolve(process.env.GATEWAY_BIN);
-  const out = path.join(work, 'gateway');
-  await promisify(execFile)('go', ['build', '-o', out, './cmd/gateway'], { cwd: repoRoot, timeout: 8 * 60_000, maxBuffer: 16 << 20 });
-  return out;
-}
-
-async function startGateway() {
-  const bin = await gatewayBinary();
-  const httpPort = await freePort();
-  const natsPort = await freePort();
-  const dataDir = path.join(work, 'data');
-  await mkdir(dataDir, { recursive: true });
-  base = `http://127.0.0.1:${httpPort}`;
-  const logFile = createWriteStream(path.join(artifacts, 'gateway.log'));
-  gateway = spawn(bin, ['--http-addr', `127.0.0.1:${httpPort}`, '--nats-listen', `127.0.0.1:${natsPort}`, '--data-dir', dataDir], {
-    cwd: work,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (chunk) => {
-    logFile.write(chunk);
-    gatewayLog = (gatewayLog + chunk.toString()).slice(-8000);
-  };
-  gateway.stdout.on('data', keep);
-  gateway.stderr.on('data', keep);
-  let exited = null;
-  gateway.on('exit', (code, signal) => { exited = { code, signal }; logFile.end(); });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`gateway exited early (${JSON.stringify(exited)}):\n${gatewayLog}`);
-    try {
-      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(200);
-  }
-  throw new Error(`gateway not ready within 60 s:\n${gatewayLog}`);
-}
-
-async function stopGateway() {
-  if (!gateway || gateway.exitCode !== null || gateway.signalCode !== null) return;
-  const done = new Promise((r) => gateway.once('exit', r));
-  gateway.kill('SIGTERM');
-  const killed = await Promise.race([done.then(() => true), sleep(10_000).then(() => false)]);
-  if (!killed) {
-    gateway.kill('SIGKILL');
-    await Promise.race([done, sleep(5_000)]);
-  }
-}
 
 // API helpers for seeding and checking, straight over HTTP.
 async function apiPut(bucket, key, body) {
@@ -121,29 +41,8 @@ async function apiGet(bucket, key) {
   return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()) };
 }
 
-async function newPage(ctx = context) {
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content.Security.Policy|Refused to/i.test(msg.text())) pageErrors.push(`console: ${msg.text()}`);
-  });
-  return page;
-}
-
-/**
- * nav runs action (a click, a goto, a back) and waits until the UI rendered a new view of the
- * given kind and finished loading it. The app counts its renders on <main>, so the view that
- * was there before the action is never mistaken for the new one.
- */
-async function nav(page, view, action) {
-  const before = await page.evaluate(() => Number(document.getElementById('main')?.dataset.renders || 0)).catch(() => 0);
-  await action();
-  await page.waitForFunction(([n, want]) => {
-    const main = document.getElementById('main');
-    const v = main && main.querySelector(':scope > .view');
-    return !!v && Number(main.dataset.renders) > n && v.dataset.view === want && v.getAttribute('aria-busy') === 'false';
-  }, [before, view]);
+function newPage(ctx = context) {
+  return harnessPage(ctx, pageErrors);
 }
 
 /** open goes to a hash route and waits until the view finished loading. */
@@ -151,58 +50,22 @@ async function open(page, hash, view) {
   await nav(page, view, () => page.goto(`${base}/${hash}`));
 }
 
-async function shot(page, name, { fullPage = true } = {}) {
-  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage });
-}
-
-/** a11yProblems lists controls without a label and buttons without text on the page. */
-function a11yProblems(page) {
-  return page.evaluate(() => {
-    const out = [];
-    for (const el of document.querySelectorAll('input, select, textarea')) {
-      if (el.type === 'hidden') continue;
-      if (!el.labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')) out.push(`unlabelled ${el.tagName.toLowerCase()}[name=${el.name}]`);
-    }
-    for (const b of document.querySelectorAll('button')) {
-      if (!b.textContent.trim() && !b.getAttribute('aria-label')) out.push(`button without text: ${b.outerHTML.slice(0, 80)}`);
-    }
-    // Leftovers of a rendering bug: "null", "undefined" or "[object ...]" as text.
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      if (n.parentElement.closest('code, pre')) continue; // a value or a literal may well be "null"
-      if (/^(null|undefined)+$|\[object /.test(n.nodeValue.trim())) out.push(`stray text ${JSON.stringify(n.nodeValue)} in ${n.parentElement.tagName}`);
-    }
-    return out;
-  });
-}
-
-async function assertNoHorizontalScroll(page, what) {
-  const { sw, iw } = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
-  assert.ok(sw <= iw, `${what}: page is ${sw}px wide in a ${iw}px viewport`);
-}
-
 const allBytes = Uint8Array.from({ length: 256 }, (_, i) => i);
 
 describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
   before(async () => {
-    const hard = setTimeout(() => {
-      if (gateway) gateway.kill('SIGKILL');
-      console.error('browser tests: hard time limit reached');
-      process.exit(1);
-    }, HARD_LIMIT_MS);
-    hard.unref();
-    process.on('exit', () => { if (gateway && gateway.exitCode === null) gateway.kill('SIGKILL'); });
+    hardLimit(HARD_LIMIT_MS, () => [gateway]);
     await mkdir(artifacts, { recursive: true });
     work = await mkdtemp(path.join(tmpdir(), 'gateway-ui-'));
-    assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: run tests/browser/setup.sh`);
-    await startGateway();
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true, timeout: 60_000 });
+    gateway = await startGateway({ work });
+    base = gateway.base;
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light', acceptDownloads: true });
   }, { timeout: 10 * 60_000 });
 
   after(async () => {
     if (browser) await browser.close().catch(() => {});
-    await stopGateway();
+    if (gateway) await gateway.stop();
     if (work) await rm(work, { recursive: true, force: true }).catch(() => {});
   }, { timeout: 60_000 });
 

@@ -56,23 +56,62 @@ function statusTitle(res) {
   return `HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`;
 }
 
+let credentials = {
+  token: () => null,
+  onUnauthorized: async () => false,
+};
+
+/**
+ * setCredentials tells the API how to authenticate (done once by auth.js): token() is the
+ * bearer token to send, or null; onUnauthorized(problem, sentToken, signal) runs when a call
+ * answers 401 and resolves true when the call should be sent again (a new token was entered).
+ */
+export function setCredentials({ token, onUnauthorized }) {
+  if (token) credentials.token = token;
+  if (onUnauthorized) credentials.onUnauthorized = onUnauthorized;
+}
+
+function hasHeader(headers, name) {
+  return Object.keys(headers).some((k) => k.toLowerCase() === name);
+}
+
+const MAX_AUTH_RETRIES = 4;
+
+/**
+ * send makes one API call and returns its Response, whatever the status. It carries the bearer
+ * token (unless authorize is false or the caller set Authorization itself); a 401 asks for a
+ * token through onUnauthorized and, once one is entered, sends the same request again. A
+ * network failure is thrown as an ApiError with network set.
+ */
+export async function send(method, url, { body, headers = {}, signal, authorize = true } = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const own = hasHeader(headers, 'authorization');
+    const token = authorize && !own ? credentials.token() : null;
+    const h = token ? { ...headers, Authorization: `Bearer ${token}` } : headers;
+    let res;
+    try {
+      res = await fetch(url, { method, body, headers: h, signal, cache: 'no-store', credentials: 'same-origin' });
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw new ApiError({
+        title: 'Network error',
+        detail: `The gateway could not be reached (${err && err.message ? err.message : err}). Check that it is running, then try again.`,
+        network: true,
+      });
+    }
+    if (res.status !== 401 || !authorize || own || attempt >= MAX_AUTH_RETRIES) return res;
+    const problem = await problemFromResponse(res.clone());
+    if (!(await credentials.onUnauthorized(problem, token, signal))) return res;
+  }
+}
+
 /**
  * request sends one API call and returns the Response when its status is 2xx or 304. Any other
  * status is thrown as an ApiError built from the problem document; a network failure is thrown
- * as an ApiError with network set.
+ * as an ApiError with network set. A 401 first asks for a token (see send).
  */
-export async function request(method, url, { body, headers = {}, signal } = {}) {
-  let res;
-  try {
-    res = await fetch(url, { method, body, headers, signal, cache: 'no-store', credentials: 'same-origin' });
-  } catch (err) {
-    if (err && err.name === 'AbortError') throw err;
-    throw new ApiError({
-      title: 'Network error',
-      detail: `The gateway could not be reached (${err && err.message ? err.message : err}). Check that it is running, then try again.`,
-      network: true,
-    });
-  }
+export async function request(method, url, opts = {}) {
+  const res = await send(method, url, opts);
   if (!res.ok && res.status !== 304) throw await problemFromResponse(res);
   return res;
 }
@@ -236,6 +275,16 @@ export async function listAllKeys(bucket, { prefix = '', onPage = () => {} } = {
     cursor = page.cursor;
   }
   return all;
+}
+
+/**
+ * whoami returns who the gateway takes the caller for: { auth: 'token'|'jwt'|'off', id,
+ * permissions, expires }. headers and authorize are passed to send (the token prompt checks a
+ * token before keeping it).
+ */
+export async function whoami({ headers = {}, authorize = true, signal } = {}) {
+  const res = await request('GET', '/whoami', { headers: { Accept: 'application/json', ...headers }, authorize, signal });
+  return json(res);
 }
 
 let specPromise = null;

@@ -9,6 +9,7 @@ import { renderKey } from './views/key.js';
 import { renderNewKey } from './views/newkey.js';
 import { renderBatch } from './views/batch.js';
 import { renderReference } from './views/reference.js';
+import { initAuth, ensureIdentity, applyBindings } from './auth.js';
 
 /**
  * parseRoute turns a location hash into { name, params, query }. Path segments are
@@ -83,7 +84,11 @@ async function route({ focus }) {
   const input = document.getElementById('bucket-input');
   if (r.params.bucket !== undefined && document.activeElement !== input) input.value = r.params.bucket;
   try {
+    // Who the caller is decides what the view offers; with authentication on and no token yet,
+    // this is where the token prompt opens.
+    await ensureIdentity(controller.signal);
     await views[r.name](view, { params: r.params, query: r.query, signal: controller.signal });
+    applyBindings(view);
   } catch (err) {
     if (err && err.name === 'AbortError') return;
     if (!view.querySelector('h1')) view.append(h('h1', { tabIndex: -1 }, 'Something went wrong'));
@@ -118,6 +123,7 @@ function start() {
   });
   window.addEventListener('hashchange', () => route({ focus: true }));
   setRefresher(() => route({ focus: true }));
+  initAuth({ refreshView: () => route({ focus: true }) });
   if (!location.hash || location.hash === '#') history.replaceState(null, '', href.home());
   route({ focus: false });
 }

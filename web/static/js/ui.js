@@ -3,6 +3,7 @@
 
 import { ApiError } from './api.js';
 import { h, append, clear, uid } from './dom.js';
+import { enterToken, canAny, showIf } from './auth.js';
 
 const enc = encodeURIComponent;
 
@@ -41,7 +42,10 @@ export function errorPanel(err, { heading, retry } = {}) {
     e.detail ? h('p', { class: 'problem-detail' }, e.detail) : null,
     meta.length ? h('p', { class: 'problem-meta' }, meta) : null,
     extra,
-    retry ? h('div', { class: 'button-row' }, h('button', { type: 'button', onclick: retry }, 'Try again')) : null);
+    retry || e.status === 401 ? h('div', { class: 'button-row' },
+      // A 401 here means the token prompt was closed (or the token refused): offer it again.
+      e.status === 401 ? h('button', { type: 'button', class: 'primary', 'data-action': 'enter-token', onclick: () => enterToken() }, 'Enter an API token…') : null,
+      retry ? h('button', { type: 'button', onclick: retry }, 'Try again') : null) : null);
 }
 
 /** inputError is a problem with what the person typed or chose, found before any request. */
@@ -209,12 +213,15 @@ export function breadcrumbs(items) {
         : h('a', { href: it.href }, it.label)))));
 }
 
-/** bucketTabs is the navigation between a bucket's pages (keys, new key, batch). */
+/**
+ * bucketTabs is the navigation between a bucket's pages (keys, new key, batch). "New key" shows
+ * only to a caller who may write some key of the bucket, "Batch" to one who may read or write.
+ */
 export function bucketTabs(bucket, current) {
   const link = (id, label, target) => h('li', {}, h('a', { href: target, 'aria-current': id === current ? 'page' : null }, label));
   return h('nav', { class: 'subnav', 'aria-label': 'Bucket' },
     h('ul', {},
       link('keys', 'Keys', href.bucket(bucket)),
-      link('new', 'New key', href.newKey(bucket)),
-      link('batch', 'Batch', href.batch(bucket))));
+      showIf(link('new', 'New key', href.newKey(bucket)), () => canAny('write', bucket)),
+      showIf(link('batch', 'Batch', href.batch(bucket)), () => canAny('read', bucket) || canAny('write', bucket))));
 }

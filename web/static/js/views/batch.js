@@ -6,8 +6,22 @@ import { batchGet, batchSet, listAllKeys } from '../api.js';
 import { h, field, downloadBlob, setBusy } from '../dom.js';
 import { decodeUtf8, formatSize, parseKeyList, parseImport, buildExport, exportFileName, ImportFormatError } from '../format.js';
 import { href, errorPanel, inputError, breadcrumbs, bucketTabs, rememberBucket } from '../ui.js';
+import { bucketAccessNote } from './bucket.js';
+import { can, canAny, denial, showIf } from '../auth.js';
 
 const PREVIEW_CHARS = 80;
+
+/**
+ * refusedKeys checks keys against the caller's permissions before a batch is sent (the gateway
+ * refuses a whole batch for one key out of scope) and returns an input error naming the first
+ * refused key and how many there are, or null.
+ */
+function refusedKeys(action, bucket, keys) {
+  const refused = keys.filter((k) => !can(action, bucket, k));
+  if (!refused.length) return null;
+  const more = refused.length > 1 ? ` ${refused.length} of the ${keys.length} keys are out of its reach; nothing was sent.` : ' Nothing was sent.';
+  return inputError(denial(action, bucket, refused[0]) + more);
+}
 
 function preview(value) {
   if (value === null) return h('span', { class: 'muted' }, 'absent');
@@ -47,6 +61,11 @@ export async function renderBatch(view, { params }) {
     if (!keys.length) {
       getResult.replaceChildren(errorPanel(inputError('Paste at least one key, one per line.')));
       keysArea.focus();
+      return;
+    }
+    const refused = refusedKeys('read', bucket, keys);
+    if (refused) {
+      getResult.replaceChildren(errorPanel(refused));
       return;
     }
     const done = setBusy(getBtn);
@@ -95,6 +114,8 @@ export async function renderBatch(view, { params }) {
     try {
       const { items, skipped } = parseImport(await file.text());
       if (!items.length) throw new ImportFormatError('The file holds no key/values to import.');
+      const refused = refusedKeys('write', bucket, items.map((it) => it.key));
+      if (refused) throw refused;
       total = items.length;
       const progress = h('p', { class: 'muted' }, `Importing ${items.length} keys…`);
       importResult.replaceChildren(progress);
@@ -150,10 +171,11 @@ export async function renderBatch(view, { params }) {
     breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket, href: href.bucket(bucket) }, { label: 'Batch' }]),
     h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'Batch · '), h('span', { class: 'mono break' }, bucket)),
     bucketTabs(bucket, 'batch'),
-    h('section', { class: 'card', 'aria-labelledby': 'bget-heading' },
+    bucketAccessNote(bucket),
+    showIf(h('section', { class: 'card', 'aria-labelledby': 'bget-heading' },
       h('h2', { id: 'bget-heading' }, 'Fetch many keys'),
-      getForm),
-    h('section', { class: 'card', 'aria-labelledby': 'import-heading' },
+      getForm), () => canAny('read', bucket)),
+    showIf(h('section', { class: 'card', 'aria-labelledby': 'import-heading' },
       h('h2', { id: 'import-heading' }, 'Import key/values'),
       h('p', {}, 'Stores every key/value of a JSON file in this bucket, replacing existing values. Accepted forms:'),
       h('details', { class: 'format' },
@@ -164,9 +186,9 @@ export async function renderBatch(view, { params }) {
         h('pre', { class: 'example' }, exampleUtf8),
         h('p', {}, h('strong', {}, 'A plain object'), ' — each member is a key; string values are stored as UTF-8 text, any other JSON value as its JSON text:'),
         h('pre', { class: 'example' }, examplePlain)),
-      importForm),
-    h('section', { class: 'card', 'aria-labelledby': 'export-heading' },
+      importForm), () => canAny('write', bucket)),
+    showIf(h('section', { class: 'card', 'aria-labelledby': 'export-heading' },
       h('h2', { id: 'export-heading' }, 'Export the bucket'),
       h('p', {}, 'Follows every page of the key list, fetches the values in batches and saves them as a JSON file in the items format above, sorted by key. Import it into any bucket to copy the data.'),
-      exportForm));
+      exportForm), () => canAny('read', bucket)));
 }

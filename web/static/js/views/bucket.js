@@ -7,6 +7,7 @@
 import { listKeys } from '../api.js';
 import { h, field } from '../dom.js';
 import { href, errorPanel, rememberBucket, breadcrumbs, bucketTabs, refresh } from '../ui.js';
+import { canAny, keyScope, who, showIf, bindIdentity } from '../auth.js';
 
 export const DEFAULT_LIMIT = 20;
 const pagers = new Map();
@@ -56,6 +57,7 @@ export async function renderBucket(view, { params, query, signal }) {
     breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket }]),
     h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'Bucket '), h('span', { class: 'mono break' }, bucket)),
     bucketTabs(bucket, 'keys'),
+    bucketAccessNote(bucket),
     filterForm,
     results);
 
@@ -82,7 +84,7 @@ export async function renderBucket(view, { params, query, signal }) {
   const list = page.keys.length
     ? h('ul', { class: 'key-list', 'aria-label': 'Keys on this page' }, page.keys.map((k) => h('li', {}, h('a', { href: href.key(bucket, k), class: 'mono' }, k))))
     : h('p', { class: 'empty' }, prefix ? `No keys start with “${prefix}”${pager.index ? ' on this page' : ''}.` : (pager.index ? 'No more keys.' : 'This bucket has no keys yet. '),
-      !prefix && !pager.index ? h('a', { href: href.newKey(bucket) }, 'Create one') : null);
+      !prefix && !pager.index ? showIf(h('a', { href: href.newKey(bucket) }, 'Create one'), () => canAny('write', bucket)) : null);
 
   const firstBtn = h('button', { type: 'button', disabled: pager.index === 0 && fromStart, onclick: () => {
     focusAfterRender = 'first';
@@ -112,4 +114,33 @@ export async function renderBucket(view, { params, query, signal }) {
     // A disabled button cannot take focus; the page status is the next best place.
     (want && !want.disabled ? want : (nextBtn.disabled ? prevBtn : nextBtn)).focus();
   }
+}
+
+const quoteList = (xs) => xs.map((x) => `“${x}”`).join(', ');
+
+/**
+ * bucketAccessNote tells a caller with limited permissions what it may do in the bucket: which
+ * keys the list shows (a token scoped to prefixes sees only those) and that it may not write or
+ * delete. Hidden when the caller may do everything.
+ */
+export function bucketAccessNote(bucket) {
+  return bindIdentity(h('p', { class: 'note', 'data-access': 'bucket' }), (el) => {
+    const clauses = [];
+    const read = keyScope('read', bucket);
+    if (!read.all) {
+      clauses.push(read.prefixes.length
+        ? `may read only the keys starting with ${quoteList(read.prefixes)} (the list shows those)`
+        : 'may not read any key');
+    }
+    const write = keyScope('write', bucket);
+    const del = keyScope('delete', bucket);
+    if (!write.all && !write.prefixes.length && !del.all && !del.prefixes.length) {
+      clauses.push('may not write or delete keys');
+    } else {
+      if (!write.all) clauses.push(write.prefixes.length ? `may write only keys starting with ${quoteList(write.prefixes)}` : 'may not write keys');
+      if (!del.all) clauses.push(del.prefixes.length ? `may delete only keys starting with ${quoteList(del.prefixes)}` : 'may not delete keys');
+    }
+    el.hidden = clauses.length === 0;
+    el.textContent = clauses.length ? `${who()} ${clauses.join('; ')} in this bucket.` : '';
+  });
 }

@@ -6,6 +6,7 @@ import { h, field, downloadBlob, setBusy } from '../dom.js';
 import { decodeUtf8, prettyJson, hexDump, bytesToBase64, formatSize, downloadName } from '../format.js';
 import { href, errorPanel, inputError, breadcrumbs, bucketTabs, tabs, confirmDialog, notify, refresh, rememberBucket } from '../ui.js';
 import { valueEditor } from './editor.js';
+import { can, denial, showIf, bindIdentity } from '../auth.js';
 
 const TEXT_LIMIT = 1 << 20; // characters of text or base64 shown; the download has everything
 const HEX_LIMIT = 64 << 10; // bytes in the hex dump
@@ -72,7 +73,14 @@ export async function renderKey(view, { params, query, signal }) {
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     view.append(errorPanel(err, { heading: `Could not read key “${key}” of bucket “${bucket}”.`, retry: err.status === 404 ? null : () => refresh() }));
-    if (err.status === 404) view.append(createSection(bucket, key));
+    if (err.status === 404) {
+      view.append(showIf(createSection(bucket, key), () => can('write', bucket, key)),
+        bindIdentity(h('p', { class: 'note', 'data-access': 'create' }), (el) => {
+          const why = denial('write', bucket, key);
+          el.hidden = !why;
+          el.textContent = why ? `${why} Creating it is not offered.` : '';
+        }));
+    }
     return;
   }
   rememberBucket(bucket);
@@ -106,7 +114,7 @@ export async function renderKey(view, { params, query, signal }) {
             done();
           }
         } }, 'Reload'),
-        h('button', { type: 'button', class: 'danger', 'data-action': 'delete', onclick: onDelete }, 'Delete…')),
+        showIf(h('button', { type: 'button', class: 'danger', 'data-action': 'delete', onclick: onDelete }, 'Delete…'), () => can('delete', bucket, key))),
       tabs({
         label: 'Show the value as',
         selected,
@@ -187,8 +195,29 @@ export async function renderKey(view, { params, query, signal }) {
     incBtn),
     incResult);
 
+  showIf(editSection, () => can('write', bucket, key));
+  showIf(counterSection, () => can('write', bucket, key));
   showValue();
-  view.append(display, editSection, counterSection);
+  view.append(accessNote(bucket, key), display, editSection, counterSection);
+}
+
+/**
+ * accessNote says, when the token may not change this key, what it lacks and that editing,
+ * the counter or deleting are therefore not offered. It is empty (hidden) otherwise.
+ */
+function accessNote(bucket, key) {
+  return bindIdentity(h('p', { class: 'note', 'data-access': 'key' }), (el) => {
+    const missing = ['write', 'delete'].filter((a) => !can(a, bucket, key));
+    el.hidden = missing.length === 0;
+    if (el.hidden) {
+      el.replaceChildren();
+      return;
+    }
+    const hidden = missing.includes('write')
+      ? (missing.includes('delete') ? 'Editing, the counter and deleting are not offered.' : 'Editing and the counter are not offered.')
+      : 'Deleting is not offered.';
+    el.replaceChildren(missing.map((a) => denial(a, bucket, key)).join(' ') + ' ' + hidden);
+  });
 }
 
 function createSection(bucket, key) {

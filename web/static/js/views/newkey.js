@@ -4,6 +4,8 @@ import { exists } from '../api.js';
 import { h, field } from '../dom.js';
 import { href, breadcrumbs, bucketTabs, confirmDialog, notify, inputError } from '../ui.js';
 import { valueEditor } from './editor.js';
+import { bucketAccessNote } from './bucket.js';
+import { can, canAny, denial, showIf } from '../auth.js';
 
 export async function renderNewKey(view, { params, query }) {
   const { bucket } = params;
@@ -15,6 +17,12 @@ export async function renderNewKey(view, { params, query }) {
         keyInput.focus();
         throw inputError('Type a key name first.');
       }
+      // Refused here, in the gateway's words, rather than after the value was sent.
+      const why = denial('write', bucket, keyInput.value);
+      if (why) {
+        keyInput.focus();
+        throw inputError(why);
+      }
       return { bucket, key: keyInput.value };
     },
     saveTextLabel: 'Create with this text',
@@ -22,6 +30,14 @@ export async function renderNewKey(view, { params, query }) {
     fileLabel: 'Or create it from a file (any bytes, stored verbatim)',
     textNote: 'Stored exactly as typed, encoded as UTF-8.',
     beforeSave: async ({ bucket: b, key }) => {
+      if (!can('read', b, key)) {
+        // HEAD needs read: without it, whether the key exists cannot be told.
+        return confirmDialog({
+          title: 'Replace any existing value?',
+          message: [`${denial('read', b, key)} So it cannot be told whether key `, h('code', {}, key), ' exists already; saving replaces any value it has.'],
+          confirmLabel: 'Save anyway',
+        });
+      }
       if (!(await exists(b, key))) return true;
       return confirmDialog({
         title: 'Replace the existing value?',
@@ -38,8 +54,9 @@ export async function renderNewKey(view, { params, query }) {
     breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket, href: href.bucket(bucket) }, { label: 'New key' }]),
     h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'New key in '), h('span', { class: 'mono break' }, bucket)),
     bucketTabs(bucket, 'new'),
-    h('section', { class: 'card', 'aria-label': 'New key' },
+    bucketAccessNote(bucket),
+    showIf(h('section', { class: 'card', 'aria-label': 'New key' },
       field('Key', keyInput, 'Any UTF-8 text, “/” included.'),
       editor.textForm,
-      editor.fileForm));
+      editor.fileForm), () => canAny('write', bucket)));
 }

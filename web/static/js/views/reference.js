@@ -2,11 +2,12 @@
 // with parameters, request bodies and responses, and a form per operation that sends a real
 // request and shows the status, headers and body of the answer.
 
-import { openapi, resolveRef, ApiError } from '../api.js';
+import { openapi, resolveRef, send, ApiError } from '../api.js';
 import { h, append, field, uid, setBusy, downloadBlob } from '../dom.js';
 import { decodeUtf8, prettyJson, hexDump, formatSize } from '../format.js';
 import { errorPanel, refresh } from '../ui.js';
 import { markdown, inline } from '../markdown.js';
+import { askForToken } from '../auth.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'head', 'patch', 'options'];
 const MAX_DEPTH = 8;
@@ -383,11 +384,13 @@ function tryIt(doc, o) {
     out.replaceChildren(h('p', { class: 'muted' }, `${method.toUpperCase()} ${url} …`));
     const t0 = performance.now();
     try {
-      const res = await fetch(url, { method: method.toUpperCase(), headers, body, cache: 'no-store' });
+      // send carries this tab's API token, and on a 401 asks for one and sends again; a 401
+      // still shown here means the prompt was closed.
+      const res = await send(method.toUpperCase(), url, { headers, body });
       const buf = new Uint8Array(await res.arrayBuffer());
-      out.replaceChildren(responseView(method, url, res, buf, Math.round(performance.now() - t0)));
+      out.replaceChildren(responseView(method, url, res, buf, Math.round(performance.now() - t0), () => form.requestSubmit()));
     } catch (err) {
-      out.replaceChildren(errorPanel(new ApiError({ title: 'Network error', detail: `The request did not reach the gateway: ${err.message}`, network: true })));
+      out.replaceChildren(errorPanel(err instanceof ApiError ? err : new ApiError({ title: 'Network error', detail: `The request did not reach the gateway: ${err.message}`, network: true })));
     } finally {
       done();
     }
@@ -395,7 +398,7 @@ function tryIt(doc, o) {
   return form;
 }
 
-function responseView(method, url, res, buf, ms) {
+function responseView(method, url, res, buf, ms, resend) {
   const ct = res.headers.get('Content-Type') || '';
   const headerLines = [];
   res.headers.forEach((v, k) => headerLines.push(`${k}: ${v}`));
@@ -422,5 +425,8 @@ function responseView(method, url, res, buf, ms) {
     h('details', { class: 'resp-headers', open: true }, h('summary', {}, `Response headers (${headerLines.length})`),
       h('pre', { class: 'value', 'data-result': 'headers' }, headerLines.join('\n'))),
     h('h4', { class: 'resp-body-heading' }, 'Response body'),
-    bodyEl);
+    bodyEl,
+    res.status === 401 ? h('div', { class: 'button-row' }, h('button', { type: 'button', 'data-action': 'enter-token', onclick: async () => {
+      if (await askForToken()) resend();
+    } }, 'Enter an API token and send again…')) : null);
 }
