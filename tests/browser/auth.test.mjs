@@ -386,21 +386,34 @@ describe('browser UI with API tokens', { timeout: HARD_LIMIT_MS }, () => {
     const { ctx, page } = await fresh();
     await signIn(page, '#/buckets/users', 'bucket', 'admin');
     assert.equal(await storedToken(page), tokens.admin.token);
+    const dialog = tokenDialog(page);
+    // "Use another token…" closed without one changes nothing.
+    await page.locator('#identity summary').click();
+    await page.getByRole('button', { name: 'Use another token…' }).click();
+    await dialog.waitFor();
+    assert.equal(await page.locator('#token-problem').isHidden(), true, 'no problem to show');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await storedToken(page), tokens.admin.token);
+    await page.locator('#identity [data-identity="id"]', { hasText: 'admin' }).waitFor();
+    await nav(page, 'key', () => page.locator('.key-list a', { hasText: 'alice' }).click());
+    assert.ok(await page.getByRole('button', { name: 'Delete…' }).isVisible());
+
     await page.locator('#identity summary').click();
     await page.getByRole('button', { name: 'Forget token' }).click();
-    const dialog = tokenDialog(page);
     await dialog.waitFor();
     assert.equal(await storedToken(page), null);
     assert.equal(await page.locator('#token-problem .problem-detail').textContent(), (await problemOf('GET', '/whoami', null)).detail);
     await page.locator('#identity [data-identity="none"]').waitFor();
-    assert.equal(await page.locator('.key-list a').count(), 0, 'the keys seen with the token are gone');
+    assert.equal(await page.locator('[data-value="text"]').count(), 0, 'the value seen with the token is gone');
     await shot(page, 'auth-forgotten', { fullPage: false });
 
     // The prompt comes back after a reload too, and another token can be entered.
     await page.reload();
     await enterToken(page, tokens.reader.token);
     await dialog.waitFor({ state: 'hidden' });
-    await waitView(page, 'bucket');
+    await waitView(page, 'key');
+    assert.equal(await page.getByRole('button', { name: 'Delete…' }).count(), 0);
     await page.locator('#identity [data-identity="id"]', { hasText: 'reader' }).waitFor();
     assert.equal(await storedToken(page), tokens.reader.token);
     await ctx.close();

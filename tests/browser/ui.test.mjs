@@ -84,6 +84,23 @@ describe('browser UI', { timeout: HARD_LIMIT_MS }, () => {
     assert.match(js.headers.get('content-type'), /^text\/javascript/);
   });
 
+  test('with authentication off nothing about tokens shows and no Authorization is sent', async () => {
+    const who = await (await fetch(`${base}/whoami`)).json();
+    assert.deepEqual(who, { auth: 'off', id: null, permissions: ['*:*'], expires: null });
+    const page = await newPage();
+    const sent = [];
+    page.on('request', (r) => { sent.push(r.allHeaders().then((h) => h.authorization)); });
+    await open(page, '#/', 'home');
+    await open(page, '#/buckets/ui-off', 'bucket');
+    assert.equal(await page.locator('#identity').isHidden(), true, 'no token menu');
+    assert.equal(await page.locator('#token-dialog').isHidden(), true, 'no token prompt');
+    assert.equal(await page.locator('[data-access]:visible').count(), 0, 'no access note');
+    assert.ok(await page.locator('.subnav').getByRole('link', { name: 'New key' }).isVisible());
+    assert.deepEqual((await Promise.all(sent)).filter(Boolean), [], 'no Authorization header');
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await page.close();
+  });
+
   test('home, then create text and JSON values through the UI and see every view', async () => {
     const page = await newPage();
     await open(page, '#/', 'home');

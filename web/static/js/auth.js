@@ -234,7 +234,9 @@ function openPrompt(problem) {
       input.value = '';
       const accepted = settled;
       settled = true;
-      if (!accepted) {
+      // Closing a prompt that a 401 opened: further 401s are shown, not prompted for. (One
+      // opened from a button changes nothing: the token in use, if any, stays.)
+      if (!accepted && problem) {
         declined = true;
         renderIdentity();
       }
@@ -277,7 +279,7 @@ function kindLong(id) {
 function expiryText(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  const text = d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const text = d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
   return d.getTime() <= Date.now() ? `${text} (expired)` : text;
 }
 
