@@ -214,6 +214,8 @@ function openPrompt(problem) {
         declined = false;
         settled = true;
         setIdentity(who);
+        // Emptied before the dialog goes, so nothing is left in the page to offer to save.
+        input.value = '';
         dialog.close('ok');
       } catch (err) {
         if (settled || mine !== checking) return;
