@@ -18,7 +18,7 @@ func utf8Encoding(r *http.Request) bool {
 }
 
 func (h *handler) batchGet(w http.ResponseWriter, r *http.Request, in *input) error {
-	keys, err := h.decodeKeys(in.body)
+	keys, err := h.decodeKeys(in.body, in.bucket)
 	if err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func (h *handler) batchGet(w http.ResponseWriter, r *http.Request, in *input) er
 	kvs, err := h.store.GetMany(r.Context(), in.bucket, keys)
 	if errors.Is(err, keyvalue.ErrResultTooLarge) {
 		p := newProblem(kindResultTooLarge, "the values of these %d keys exceed the %d bytes one batch/get answers; ask for fewer keys at once",
-			len(keys), h.opts.MaxBatchResultBytes)
+			len(keys), h.limits(in.bucket).MaxBatchResultBytes)
 		p.cause = err
 		return p
 	}
@@ -81,8 +81,9 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 	if err := json.Unmarshal(in.body, &req); err != nil {
 		return newProblem(kindValidation, "request body: %v", err)
 	}
-	if len(req.Items) > h.opts.MaxBatchItems {
-		return newProblem(kindValidation, "request body field \"/items\": more than %d items", h.opts.MaxBatchItems)
+	lim := h.limits(in.bucket)
+	if len(req.Items) > lim.MaxBatchItems {
+		return newProblem(kindValidation, "request body field \"/items\": more than %d items", lim.MaxBatchItems)
 	}
 	asText := utf8Encoding(r)
 	items := make([]keyvalue.KeyValue, len(req.Items))
@@ -102,8 +103,8 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 		} else if v, err = base64.StdEncoding.DecodeString(s); err != nil {
 			return newProblem(kindValidation, "request body field %q: not standard padded base64 (or ask with encoding=utf8)", field)
 		}
-		if int64(len(v)) > h.opts.MaxValueBytes {
-			return tooLarge("the value of "+field, h.opts.MaxValueBytes)
+		if int64(len(v)) > lim.MaxValueBytes {
+			return tooLarge("the value of "+field, lim.MaxValueBytes)
 		}
 		items[i] = keyvalue.KeyValue{Key: k, Value: v}
 		if err := authorize(r, auth.Write, in.bucket, k); err != nil {
@@ -118,7 +119,7 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 }
 
 func (h *handler) batchDelete(w http.ResponseWriter, r *http.Request, in *input) error {
-	keys, err := h.decodeKeys(in.body)
+	keys, err := h.decodeKeys(in.body, in.bucket)
 	if err != nil {
 		return err
 	}
@@ -133,15 +134,15 @@ func (h *handler) batchDelete(w http.ResponseWriter, r *http.Request, in *input)
 }
 
 // decodeKeys reads {"keys": [...]} and checks each key.
-func (h *handler) decodeKeys(body []byte) ([]string, error) {
+func (h *handler) decodeKeys(body []byte, bucket string) ([]string, error) {
 	var req struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, newProblem(kindValidation, "request body: %v", err)
 	}
-	if len(req.Keys) > h.opts.MaxBatchItems {
-		return nil, newProblem(kindValidation, "request body field \"/keys\": more than %d keys", h.opts.MaxBatchItems)
+	if n := h.limits(bucket).MaxBatchItems; len(req.Keys) > n {
+		return nil, newProblem(kindValidation, "request body field \"/keys\": more than %d keys", n)
 	}
 	keys := make([]string, len(req.Keys))
 	for i, raw := range req.Keys {

@@ -134,7 +134,7 @@ func TestUnknownRoutes(t *testing.T) {
 			opts.UI = ui
 		}
 		g := newGW(t, opts)
-		for _, target := range []string{"/buckets", "/buckets/", "/buckets/b", "/buckets/b/nope", "/buckets/b/keys/k/extra",
+		for _, target := range []string{"/buckets", "/buckets/b/nope", "/buckets/b/keys/k/extra",
 			"/buckets/b/batch", "/buckets/b/batch/nope", "/healthz/", "/openapi.yaml/x"} {
 			for _, method := range []string{"GET", "FOO"} {
 				res := g.do(t, req{method: method, target: target})

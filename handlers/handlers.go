@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -54,6 +55,9 @@ type Options struct {
 	// returns nil and 503 with its error otherwise. Nil means always ready. It is called with
 	// a deadline of DefaultReadyTimeout unless the request already has one.
 	Ready func(context.Context) error
+	// ReadyVerbose, when set, answers /readyz?verbose: its readiness as Ready's, and a
+	// JSON-able report of each part (the targets of a routing table), sent in either case.
+	ReadyVerbose func(context.Context) (report any, err error)
 
 	// MaxValueBytes bounds a value, in a PUT body or decoded from a batch item (default
 	// DefaultMaxValueBytes, 16 MiB). Larger ones answer 413.
@@ -109,6 +113,9 @@ type Options struct {
 	// Metrics serves GET /metrics. Nil answers it 404 (metrics served elsewhere, or not at
 	// all).
 	Metrics http.Handler
+	// Buckets, when set, says where each bucket is served and with which limits (a routing
+	// table); it may lower the limits above for some buckets.
+	Buckets Buckets
 	// Auth authenticates the callers of every operation but the probes, the API document
 	// and the metrics, and their permissions decide what they may do. Nil (or an
 	// Authenticator with no credentials configured) lets every request through.
@@ -129,6 +136,8 @@ type handler struct {
 	cors   corsPolicy
 	apiTop []string
 	budget *bodyBudget
+	// servedDoc is the document last served with a routing table's x-routes.
+	servedDoc atomic.Pointer[servedSpec]
 
 	validateAll    openapi3filter.Options
 	validateNoBody openapi3filter.Options
@@ -143,6 +152,7 @@ var operations = []*operation{
 	{method: http.MethodDelete, pattern: "/buckets/{bucket}/keys/{key}", id: "deleteValue", action: auth.Delete, serve: (*handler).deleteValue},
 	// A listing shows only the keys the caller may read (listScope).
 	{method: http.MethodGet, pattern: "/buckets/{bucket}/keys", id: "listKeys", serve: (*handler).listKeys},
+	{method: http.MethodGet, pattern: "/buckets/{bucket}", id: "getBucket", serve: (*handler).getBucket},
 	{method: http.MethodPost, pattern: "/buckets/{bucket}/keys/{key}/increment", id: "increment", action: auth.Write, body: bodyJSON, jsonLimit: incrementLimit, serve: (*handler).increment},
 	// Batches check each key of their body (authorizeKeys).
 	{method: http.MethodPost, pattern: "/buckets/{bucket}/batch/get", id: "batchGet", body: bodyJSON, jsonLimit: batchLimit, serve: (*handler).batchGet},
@@ -156,8 +166,8 @@ var operations = []*operation{
 	{method: http.MethodGet, pattern: "/metrics", id: "getMetrics", public: true, serve: (*handler).metrics},
 }
 
-func incrementLimit(*handler) int64 { return maxIncrementBodyBytes }
-func batchLimit(h *handler) int64   { return h.opts.MaxBatchBodyBytes }
+func incrementLimit(*handler, string) int64 { return maxIncrementBodyBytes }
+func batchLimit(h *handler, bucket string) int64 { return h.limits(bucket).MaxBatchBodyBytes }
 
 // New returns the gateway's HTTP handler. It fails when an option is out of range or when
 // openapi.yaml and the routes disagree.
@@ -211,8 +221,13 @@ func New(opts Options) (http.Handler, error) {
 		}
 		methods[op.pattern] = append(methods[op.pattern], op.method)
 		// chi matches no empty parameter at the end of a path, so ".../keys/" would be an
-		// unknown route; serve it as the operation, which answers 400 for the empty key.
-		if alias, ok := strings.CutSuffix(op.pattern, "{key}"); ok {
+		// unknown route; serve it as the operation, which answers 400 for the empty key (or
+		// bucket).
+		alias, ok := strings.CutSuffix(op.pattern, "{key}")
+		if !ok {
+			alias, ok = strings.CutSuffix(op.pattern, "{bucket}")
+		}
+		if ok {
 			mux.Method(op.method, alias, served)
 			methods[alias] = methods[op.pattern]
 			aliases[alias] = true

@@ -7,13 +7,39 @@ import (
 )
 
 func (h *handler) openAPIYAML(w http.ResponseWriter, r *http.Request, _ *input) error {
-	writeDocument(w, "application/yaml", h.spec.yaml)
+	sp, err := h.served()
+	if err != nil {
+		return err
+	}
+	writeDocument(w, "application/yaml", sp.yaml)
 	return nil
 }
 
 func (h *handler) openAPIJSON(w http.ResponseWriter, r *http.Request, _ *input) error {
-	writeDocument(w, "application/json", h.spec.json)
+	sp, err := h.served()
+	if err != nil {
+		return err
+	}
+	writeDocument(w, "application/json", sp.json)
 	return nil
+}
+
+// served returns the document to serve, made again when the routing table has changed.
+func (h *handler) served() (*servedSpec, error) {
+	if h.opts.Buckets == nil {
+		return &servedSpec{yaml: h.spec.yaml, json: h.spec.json}, nil
+	}
+	v := h.opts.Buckets.Version()
+	if sp := h.servedDoc.Load(); sp != nil && sp.version == v {
+		return sp, nil
+	}
+	y, j, err := h.spec.withRoutes(h.opts.Buckets.Routes())
+	if err != nil {
+		return nil, err
+	}
+	sp := &servedSpec{version: v, yaml: y, json: j}
+	h.servedDoc.Store(sp)
+	return sp, nil
 }
 
 func writeDocument(w http.ResponseWriter, contentType string, doc []byte) {
@@ -36,20 +62,35 @@ func (h *handler) healthz(w http.ResponseWriter, r *http.Request, _ *input) erro
 	return nil
 }
 
-// readyz asks Options.Ready, within DefaultReadyTimeout unless the request has a deadline.
+// readyz asks Options.Ready (ReadyVerbose with ?verbose), within DefaultReadyTimeout unless
+// the request has a deadline.
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request, _ *input) error {
-	if h.opts.Ready != nil {
-		ctx := r.Context()
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, DefaultReadyTimeout)
-			defer cancel()
-		}
-		if err := h.opts.Ready(ctx); err != nil {
-			p := newProblem(kindNotReady, "not ready: %v", err)
-			p.cause = err
-			return p
-		}
+	ctx := r.Context()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultReadyTimeout)
+		defer cancel()
+	}
+	var err error
+	var report any
+	_, verbose := r.URL.Query()["verbose"]
+	switch {
+	case verbose && h.opts.ReadyVerbose != nil:
+		report, err = h.opts.ReadyVerbose(ctx)
+	case h.opts.Ready != nil:
+		err = h.opts.Ready(ctx)
+	}
+	if err != nil {
+		p := newProblem(kindNotReady, "not ready: %v", err)
+		p.cause = err
+		p.targets = report
+		return p
+	}
+	if report != nil {
+		return writeJSONValue(w, http.StatusOK, struct {
+			Status  string `json:"status"`
+			Targets any    `json:"targets"`
+		}{"ready", report})
 	}
 	writeJSON(w, http.StatusOK, readyBody)
 	return nil

@@ -42,6 +42,7 @@ var (
 	kindResultTooLarge  = kind{"/problems/result-too-large", "Provider result too large", http.StatusBadGateway}
 	kindProtocol        = kind{"/problems/protocol-error", "Provider protocol error", http.StatusBadGateway}
 	kindNoResponders    = kind{"/problems/no-responders", "No provider", http.StatusServiceUnavailable}
+	kindNotImplemented  = kind{"/problems/not-implemented", "Not implemented by the provider", http.StatusNotImplemented}
 	kindUnavailable     = kind{"/problems/unavailable", "Unavailable", http.StatusServiceUnavailable}
 	kindNotReady        = kind{"/problems/not-ready", "Not ready", http.StatusServiceUnavailable}
 	kindProviderTimeout = kind{"/problems/timeout", "Provider timeout", http.StatusGatewayTimeout}
@@ -62,6 +63,8 @@ type problem struct {
 	cause error
 	// header is sent with the problem (WWW-Authenticate, Retry-After of a 429).
 	header http.Header
+	// targets is the readiness of each target, for /readyz?verbose.
+	targets any
 }
 
 func (p *problem) Error() string { return p.typ + ": " + p.detail }
@@ -98,6 +101,8 @@ func problemFor(err error, in *input) *problem {
 		p = newProblem(kindAccessDenied, "the provider denied access to bucket %q", bucket)
 	case errors.As(err, &other):
 		p = newProblem(kindProviderError, "%s", other.Message)
+	case errors.Is(err, keyvalue.ErrNotImplemented):
+		p = newProblem(kindNotImplemented, "the provider of bucket %q does not serve this interface (%v)", bucket, err)
 	case errors.Is(err, keyvalue.ErrNoResponders):
 		p = newProblem(kindNoResponders, "no provider serves this key-value interface")
 	case errors.Is(err, keyvalue.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -129,6 +134,7 @@ type problemBody struct {
 	Detail   string `json:"detail"`
 	Instance string `json:"instance,omitempty"`
 	Limit    *int64 `json:"limit,omitempty"`
+	Targets  any    `json:"targets,omitempty"`
 }
 
 // writeError answers err as a problem and records it for the request log.
@@ -163,6 +169,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *problem) {
 	if p.hasLimit {
 		body.Limit = &p.limit
 	}
+	body.Targets = p.targets
 	data, err := json.Marshal(body)
 	if err != nil { // cannot happen for these field types
 		data = []byte(`{"type":"/problems/internal","title":"Internal error","status":500,"detail":"encoding the error failed"}`)

@@ -48,7 +48,7 @@ const (
 type operation struct {
 	method, pattern, id string
 	body                body
-	jsonLimit           func(*handler) int64
+	jsonLimit           func(h *handler, bucket string) int64
 	serve               func(h *handler, w http.ResponseWriter, r *http.Request, in *input) error
 	// public operations need no credentials; the others authenticate their caller.
 	public bool
@@ -116,12 +116,12 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, op *operation, 
 	validation := &h.validateAll
 	switch op.body {
 	case bodyRaw:
-		if r.ContentLength > h.opts.MaxValueBytes {
-			return tooLarge("the value", h.opts.MaxValueBytes)
+		if limit := h.limits(in.bucket).MaxValueBytes; r.ContentLength > limit {
+			return tooLarge("the value", limit)
 		}
 		validation = &h.validateNoBody
 	case bodyJSON:
-		if in.body, err = h.readJSON(w, r, in, op.jsonLimit(h)); err != nil {
+		if in.body, err = h.readJSON(w, r, in, op.jsonLimit(h, in.bucket)); err != nil {
 			return err
 		}
 		// The validator reads the body again; hand it the bytes already read.

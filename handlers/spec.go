@@ -103,15 +103,10 @@ func loadSpec(ctx context.Context, src []byte, o *Options) (*spec, error) {
 		out = slices.Concat(out[:e.off], []byte(e.text), out[e.end:])
 	}
 
-	var patched yaml.Node
-	if err := yaml.Unmarshal(out, &patched); err != nil {
-		return nil, fmt.Errorf("parse patched openapi.yaml: %w", err)
+	js, err := yamlToJSON(out)
+	if err != nil {
+		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := appendJSON(&buf, &patched); err != nil {
-		return nil, fmt.Errorf("openapi.yaml as JSON: %w", err)
-	}
-	buf.WriteByte('\n')
 
 	loader := openapi3.NewLoader()
 	loader.Context = ctx
@@ -132,7 +127,7 @@ func loadSpec(ctx context.Context, src []byte, o *Options) (*spec, error) {
 			op.Security = nil
 		}
 	}
-	return &spec{yaml: out, json: buf.Bytes(), doc: doc}, nil
+	return &spec{yaml: out, json: js, doc: doc}, nil
 }
 
 // lineOffsets returns the byte offset at which each line of src starts.
@@ -269,4 +264,50 @@ func appendJSONString(buf *bytes.Buffer, s string) error {
 	}
 	buf.Truncate(buf.Len() - 1) // Encode ends with a newline
 	return nil
+}
+
+// yamlToJSON is the JSON form of a YAML document, keys in their order.
+func yamlToJSON(src []byte) ([]byte, error) {
+	var n yaml.Node
+	if err := yaml.Unmarshal(src, &n); err != nil {
+		return nil, fmt.Errorf("parse patched openapi.yaml: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := appendJSON(&buf, &n); err != nil {
+		return nil, fmt.Errorf("openapi.yaml as JSON: %w", err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+// servedSpec is the document as served: the spec with the routing table's info.x-routes.
+type servedSpec struct {
+	version   uint64
+	yaml, json []byte
+}
+
+// withRoutes returns the document with info.x-routes stating routes, written just before
+// info.x-limits: the text of the rest stays as it is.
+func (sp *spec) withRoutes(routes any) (yamlText, jsonText []byte, err error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(map[string]any{"x-routes": routes}); err != nil {
+		return nil, nil, err
+	}
+	var block bytes.Buffer
+	for line := range bytes.Lines(b.Bytes()) {
+		block.WriteString("  ")
+		block.Write(line)
+	}
+	at := bytes.Index(sp.yaml, []byte("\n  x-limits:\n"))
+	if at < 0 {
+		return nil, nil, fmt.Errorf("openapi.yaml: no info.x-limits to put info.x-routes before")
+	}
+	out := slices.Concat(sp.yaml[:at+1], block.Bytes(), sp.yaml[at+1:])
+	js, err := yamlToJSON(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, js, nil
 }

@@ -111,7 +111,7 @@ func (h *handler) headValue(w http.ResponseWriter, r *http.Request, in *input) e
 // refused from its Content-Length before any of it is read, and otherwise (chunked) as soon
 // as the limit is passed; an empty body is an empty value.
 func (h *handler) putValue(w http.ResponseWriter, r *http.Request, in *input) error {
-	v, err := h.readBody(w, r, in, h.opts.MaxValueBytes, "the value")
+	v, err := h.readBody(w, r, in, h.limits(in.bucket).MaxValueBytes, "the value")
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,9 @@ var (
 	ErrNotConnected = errors.New("keyvalue: not connected")
 	// ErrClosed means the Store was closed.
 	ErrClosed = errors.New("keyvalue: store closed")
+	// ErrNotImplemented means the provider serves the bucket but not the interface the
+	// call belongs to (a provider without atomics, say): retrying will not help.
+	ErrNotImplemented = errors.New("keyvalue: the provider does not serve this interface")
 )
 
 // OtherError is the variant case other(string): a provider-specific failure with a message.
@@ -105,7 +108,7 @@ var Functions = []struct{ Interface, Name string }{
 // Outcomes lists every outcome ErrorKind returns.
 var Outcomes = []string{OutcomeOK, OutcomeNoSuchStore, OutcomeAccessDenied, OutcomeOther, OutcomeNoResponders,
 	OutcomeTimeout, OutcomeRemoteFailure, OutcomeResultTooLarge, OutcomeProtocol, OutcomeNotConnected,
-	OutcomeClosed, OutcomeCanceled, OutcomeError}
+	OutcomeClosed, OutcomeCanceled, OutcomeNotImplemented, OutcomeError}
 
 // Outcomes of a call, as ErrorKind names them: short, stable words for metrics labels and
 // trace attributes.
@@ -122,6 +125,7 @@ const (
 	OutcomeNotConnected   = "not_connected"
 	OutcomeClosed         = "closed"
 	OutcomeCanceled       = "canceled"
+	OutcomeNotImplemented = "not_implemented"
 	OutcomeError          = "error"
 )
 
@@ -139,6 +143,8 @@ func ErrorKind(err error) string {
 		return OutcomeAccessDenied
 	case errors.As(err, &other):
 		return OutcomeOther
+	case errors.Is(err, ErrNotImplemented):
+		return OutcomeNotImplemented
 	case errors.Is(err, ErrNoResponders):
 		return OutcomeNoResponders
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wrpc-kv/gateway/provider/jetstream"
+	"github.com/wrpc-kv/gateway/routing"
 )
 
 // config is everything the command line and the GATEWAY_* environment variables set.
@@ -23,6 +24,7 @@ type config struct {
 	headers       headerFlag
 	readyBucket   string
 	metricsAddr   string
+	routes        string
 
 	authFile, jwtIssuer, jwtAudience, jwtJWKSURL, jwtJWKSFile, jwtClaim string
 	jwtRate, anonymousRate                                              rateFlag
@@ -130,7 +132,8 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 	if gateway {
 		fs.StringVar(&cfg.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address")
 		fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "deadline of each wRPC call to the provider")
-		fs.StringVar(&cfg.readyBucket, "ready-bucket", readyProbeKey, "bucket the readiness probe asks the provider about (keyvalue-nats serves only buckets\nnamed after its links: use a link name such as default)")
+		fs.StringVar(&cfg.routes, "routes", "", "routes file: which provider (target) serves which buckets (YAML); without it every bucket\ngoes to --prefix with --header. Reloaded on change and SIGHUP")
+		fs.StringVar(&cfg.readyBucket, "ready-bucket", routing.ReadyProbeKey, "bucket the readiness probe asks the provider about (keyvalue-nats serves only buckets\nnamed after its links: use a link name such as default)")
 		fs.Var(&cfg.headers, "header", "static wRPC header `k=v` sent with every call, repeatable (wasmCloud providers need\nsource-id and link-name); the variable takes k=v,k2=v2")
 		// The defaults fit the embedded JetStream provider's subject limit whatever the
 		// characters: it stores each byte of a key outside [A-Za-z0-9_/.-], and of a bucket

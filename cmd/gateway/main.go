@@ -25,7 +25,6 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
-	"github.com/wrpc-kv/gateway/client"
 	"github.com/wrpc-kv/gateway/handlers"
 	"github.com/wrpc-kv/gateway/internal/telemetry"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -95,9 +94,6 @@ func (s *stack) unwind() {
 // auth file, a JWKS file, the TLS certificate).
 const reloadInterval = 2 * time.Second
 
-// defaultTarget names the one provider the flags configure, in metrics.
-const defaultTarget = "default"
-
 // observability is what every part of the process reports to.
 type observability struct {
 	metrics *telemetry.Metrics
@@ -149,14 +145,6 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// clientOptions are the client's options for tracing and metrics of target.
-func (o *observability) clientOptions(target string) []client.Option {
-	opts := []client.Option{client.WithObserver(o.metrics.Client(target))}
-	if o.tracer != nil {
-		opts = append(opts, client.WithTracerProvider(o.tracer))
-	}
-	return opts
-}
 
 func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 	var cleanup stack
@@ -187,25 +175,11 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	cleanup.push(func() { drain(nc, log) })
-	// A provider's answer is refused as soon as it passes what the gateway could answer: a
-	// value over --max-value-bytes, or a batch/get over the batch limit.
-	batchBody := handlers.DefaultBatchBodyBytes(cfg.maxValueBytes)
-	batchResult := handlers.DefaultBatchResultBytes(batchBody)
-	opts := []client.Option{client.WithPrefix(cfg.prefix), client.WithTimeout(cfg.timeout),
-		client.WithMaxValueBytes(int(cfg.maxValueBytes)), client.WithMaxResultBytes(int(batchResult))}
-	for _, h := range cfg.headers {
-		opts = append(opts, client.WithHeader(h[0], h[1]))
-	}
-	kv, err := client.New(nc, append(opts, obs.clientOptions(defaultTarget)...)...)
+	router, err := startRouter(ctx, cfg, nc, log, obs)
 	if err != nil {
 		return err
 	}
-	cleanup.push(func() { _ = kv.Close() })
-	obs.metrics.InboxRotations(defaultTarget, kv)
-	ready := newReadiness(nc, kv, cfg, log)
-	go ready.watch(ctx, readyInterval)
-	store := client.NewFallback(kv)
-	store.OnFallback = obs.metrics.Fallback(defaultTarget)
+	cleanup.push(func() { _ = router.Close() })
 	obs.metrics.SetBodyBudget(cfg.maxBuffered)
 	var metricsHere http.Handler
 	if cfg.metricsAddr == "" {
@@ -219,10 +193,11 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	hopts := handlers.Options{
 		Auth:                authn,
-		Store:               store,
-		Ready:               ready.check,
-		MaxBatchBodyBytes:   batchBody,
-		MaxBatchResultBytes: batchResult,
+		Store:               router,
+		Buckets:             routedBuckets{router},
+		Ready:               router.Ready,
+		ReadyVerbose:        func(ctx context.Context) (any, error) { return router.Report(ctx) },
+		MaxBatchBodyBytes:   handlers.DefaultBatchBodyBytes(cfg.maxValueBytes),
 		MaxValueBytes:       cfg.maxValueBytes,
 		MaxKeyBytes:         cfg.maxKeyBytes,
 		MaxBucketBytes:      cfg.maxBucketLen,
@@ -272,10 +247,11 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 		case err := <-served:
 			return err
 		case <-hup:
-			log.Info("SIGHUP: reloading credentials")
+			log.Info("SIGHUP: reloading credentials and routes")
 			if authn.Enabled() {
 				_ = authn.Reload(ctx)
 			}
+			_ = router.Reload()
 		case <-ctx.Done():
 			done = true
 		}

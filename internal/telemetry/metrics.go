@@ -319,14 +319,25 @@ func (m *Metrics) WatchNATS(name string, nc *nats.Conn) {
 	m.slowConsumers.WithLabelValues(name) // present at 0 from the start
 }
 
-// InboxRotations exports how often the named client moved to a fresh inbox because a peer
-// flooded a call that had ended (see client.KeyValue.InboxRotations).
-func (m *Metrics) InboxRotations(target string, kv *client.KeyValue) {
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Namespace: Namespace, Subsystem: "wrpc_client", Name: "inbox_rotations_total",
-		Help:        "Times the client moved its calls to a fresh NATS inbox because a peer went on sending after its call ended.",
-		ConstLabels: prometheus.Labels{"target": target},
-	}, func() float64 { return float64(kv.InboxRotations()) }))
+// InboxRotations exports how often the clients moved to a fresh inbox because a peer
+// flooded a call that had ended, by target, as counts reports them at each scrape
+// (routing.Router.InboxRotations). Call it once.
+func (m *Metrics) InboxRotations(counts func() map[string]int64) {
+	m.reg.MustRegister(rotationsCollector(counts))
+}
+
+var inboxRotations = prometheus.NewDesc(Namespace+"_wrpc_client_inbox_rotations_total",
+	"Times the client moved its calls to a fresh NATS inbox because a peer went on sending after its call ended.",
+	[]string{"target"}, nil)
+
+type rotationsCollector func() map[string]int64
+
+func (c rotationsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- inboxRotations }
+
+func (c rotationsCollector) Collect(ch chan<- prometheus.Metric) {
+	for target, n := range c() {
+		ch <- prometheus.MustNewConstMetric(inboxRotations, prometheus.CounterValue, float64(n), target)
+	}
 }
 
 var (

@@ -70,7 +70,7 @@ func newGateway(t testing.TB, tp trace.TracerProvider, backend func(*testing.T, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.InboxRotations("default", kv)
+	m.InboxRotations(func() map[string]int64 { return map[string]int64{"default": kv.InboxRotations()} })
 	fb := client.NewFallback(kv)
 	fb.OnFallback = m.Fallback("default")
 	opts := handlers.Options{Store: fb, Observer: m, Metrics: m.Handler()}

@@ -1,4 +1,4 @@
-package main
+package routing
 
 import (
 	"context"
@@ -14,12 +14,13 @@ import (
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
-// readyInterval is how often the gateway probes its provider by itself, so that a change of
+// ReadyInterval is how often the router probes its targets by itself, so that a change of
 // readiness is logged even when nothing asks /readyz.
-const readyInterval = 5 * time.Second
+const ReadyInterval = 5 * time.Second
 
-// readyProbeKey is the key the probe asks about; its value does not matter.
-const readyProbeKey = "readyz"
+// ReadyProbeKey is the key the probe asks about; its value does not matter. It is also the
+// default probe bucket.
+const ReadyProbeKey = "readyz"
 
 // readiness answers /readyz: NATS is connected and the provider answers the probe, an
 // exists call on --ready-bucket, with a value or no-such-store. Any other provider answer
@@ -30,22 +31,31 @@ type readiness struct {
 	nc      *nats.Conn
 	store   keyvalue.Store
 	bucket  string
-	headers headerFlag
+	headers [][2]string
 	log     *slog.Logger
 
 	mu     sync.Mutex
 	known  bool   // a probe has been made
 	reason string // why the last probe was not ready; "" when it was
+	status string // the last outcome, a word: ok, no-responders, provider-error, ...
 }
 
-func newReadiness(nc *nats.Conn, store keyvalue.Store, cfg config, log *slog.Logger) *readiness {
-	return &readiness{nc: nc, store: store, bucket: cfg.readyBucket, headers: cfg.headers, log: log}
+func newReadiness(nc *nats.Conn, store keyvalue.Store, bucket string, headers [][2]string, log *slog.Logger) *readiness {
+	return &readiness{nc: nc, store: store, bucket: bucket, headers: headers, log: log}
 }
 
-// check probes once and returns why the gateway is not ready, or nil.
+// last returns the outcome of the last probe: whether it was made, and its status and
+// reason.
+func (r *readiness) last() (known bool, status, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.known, r.status, r.reason
+}
+
+// check probes once and returns why the target is not ready, or nil.
 func (r *readiness) check(ctx context.Context) error {
-	err := r.probe(ctx)
-	r.record(err)
+	status, err := r.probe(ctx)
+	r.record(status, err)
 	return err
 }
 
@@ -65,21 +75,23 @@ func (r *readiness) watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (r *readiness) probe(ctx context.Context) error {
+// probe asks the provider once. status is a word for /readyz: ok, no-responders, timeout,
+// not-connected, access-denied, provider-error, remote-failure, ...
+func (r *readiness) probe(ctx context.Context) (status string, err error) {
 	if !r.nc.IsConnected() {
-		return fmt.Errorf("NATS is %s", r.nc.Status())
+		return "not-connected", fmt.Errorf("NATS is %s", r.nc.Status())
 	}
-	_, err := r.store.Exists(ctx, r.bucket, readyProbeKey)
+	_, err = r.store.Exists(ctx, r.bucket, ReadyProbeKey)
 	var other *keyvalue.OtherError
 	switch {
 	case err == nil, errors.Is(err, keyvalue.ErrNoSuchStore):
-		return nil
+		return "ok", nil
 	case errors.Is(err, keyvalue.ErrAccessDenied):
-		return fmt.Errorf("the provider denies access to the probe's bucket %q (set --ready-bucket to a bucket the gateway may read)", r.bucket)
+		return "access-denied", fmt.Errorf("the provider denies access to the probe's bucket %q (set the ready bucket to one the gateway may read)", r.bucket)
 	case errors.As(err, &other):
-		return fmt.Errorf("the provider answers the probe of bucket %q with an error: %s%s", r.bucket, other.Message, r.hint(other.Message))
+		return "provider-error", fmt.Errorf("the provider answers the probe of bucket %q with an error: %s%s", r.bucket, other.Message, r.hint(other.Message))
 	default:
-		return fmt.Errorf("the provider does not answer the probe: %w", err)
+		return strings.ReplaceAll(keyvalue.ErrorKind(err), "_", "-"), fmt.Errorf("the provider does not answer the probe: %w", err)
 	}
 }
 
@@ -95,7 +107,7 @@ func (r *readiness) hint(msg string) string {
 		return "; no link of this provider matches the gateway's headers: --header source-id=… --header link-name=… " +
 			"must name a component linked to this provider and the link's name" + r.current()
 	case strings.Contains(lower, "no nats kv store found for bucket"):
-		return "; keyvalue-nats serves only buckets named after its links: set --ready-bucket to a link name, such as default"
+		return "; keyvalue-nats serves only buckets named after its links: set the ready bucket (--ready-bucket, or the target's ready_bucket) to a link name, such as default"
 	}
 	return ""
 }
@@ -118,20 +130,20 @@ func (r *readiness) current() string {
 }
 
 // record logs the outcome of a probe when it differs from the last one.
-func (r *readiness) record(err error) {
+func (r *readiness) record(status string, err error) {
 	reason := ""
 	if err != nil {
 		reason = err.Error()
 	}
 	r.mu.Lock()
 	changed := !r.known || reason != r.reason
-	r.known, r.reason = true, reason
+	r.known, r.reason, r.status = true, reason, status
 	r.mu.Unlock()
 	if !changed {
 		return
 	}
 	if err != nil {
-		r.log.Warn("not ready", "reason", reason, "ready_bucket", r.bucket)
+		r.log.Warn("not ready", "reason", reason, "status", status, "ready_bucket", r.bucket)
 		return
 	}
 	r.log.Info("ready: the provider answers", "ready_bucket", r.bucket)

@@ -1,4 +1,4 @@
-package main
+package routing
 
 import (
 	"context"
@@ -74,8 +74,7 @@ func TestReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &records{}
-	cfg := config{readyBucket: "default", headers: headerFlag{{"source-id", "gw"}}}
-	r := newReadiness(nc, kv, cfg, slog.New(logs))
+	r := newReadiness(nc, kv, "default", [][2]string{{"source-id", "gw"}}, slog.New(logs))
 	ctx := context.Background()
 
 	for _, tt := range []struct {
@@ -90,7 +89,7 @@ func TestReadiness(t *testing.T) {
 		{"no link", &keyvalue.OtherError{Message: "No Redis connection found for component [gw]. Please ensure the URL supplied in the link definition is a valid Redis URL"},
 			[]string{"No Redis connection found for component [gw]", "must name a component linked"}},
 		{"keyvalue-nats bucket", &keyvalue.OtherError{Message: "No NATS Kv store found for bucket id (link name): readyz"},
-			[]string{"--ready-bucket"}},
+			[]string{"ready bucket"}},
 		{"access denied", keyvalue.ErrAccessDenied, []string{"denies access", `"default"`}},
 	} {
 		store.set(tt.answer)
