@@ -117,13 +117,23 @@ python_env() {
 # against_both CMD...: CMD against the gateway without credentials, then against the one with
 # them, with the tokens in its environment. Both run; it fails when either failed.
 against_both() {
-  local status=0
+  local failed=()
   echo "--- without credentials: $url"
-  GATEWAY_URL="$url" "$@" || status=1
+  GATEWAY_URL="$url" "$@" || failed+=("without credentials")
   echo "--- with credentials: $auth_url, token sdk-admin"
   GATEWAY_URL="$auth_url" GATEWAY_TOKEN="$admin_token" GATEWAY_TOKEN_ID=sdk-admin \
-    GATEWAY_READ_TOKEN="$read_token" GATEWAY_READ_TOKEN_ID=sdk-reader "$@" || status=1
-  return "$status"
+    GATEWAY_READ_TOKEN="$read_token" GATEWAY_READ_TOKEN_ID=sdk-reader "$@" || failed+=("with credentials")
+  both_failed "${failed[@]}"
+}
+
+# both_failed WHAT...: fails, naming the runs that failed, when there are any.
+both_failed() {
+  [ "$#" -gt 0 ] || return 0
+  local what="$1" w
+  shift
+  for w in "$@"; do what+=" and $w"; done
+  echo "--- FAILED against the gateway $what"
+  return 1
 }
 
 step_lint() {
@@ -189,14 +199,14 @@ step_schemathesis() {
   # schemathesis_hooks.py).
   (cd "$work/schemathesis-auth" && GATEWAY_AUTH_REQUIRED=1 run_schemathesis "$auth_url" schemathesis-auth-junit.xml \
     --header "Authorization: Bearer $admin_token") >"$work/schemathesis-auth.log" 2>&1 &
-  local auth_pid=$! status=0
-  wait "$open_pid" || status=1
-  wait "$auth_pid" || status=1
+  local auth_pid=$! failed=()
+  wait "$open_pid" || failed+=("without credentials")
+  wait "$auth_pid" || failed+=("with credentials")
   echo "--- without credentials: $url"
   cat "$work/schemathesis.log"
   echo "--- with credentials: $auth_url, token sdk-admin"
   cat "$work/schemathesis-auth.log"
-  return "$status"
+  both_failed "${failed[@]}"
 }
 
 # The gateway: the one given, or built from the tree.
