@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
@@ -80,6 +81,13 @@ func (r *readiness) watch(ctx context.Context, interval time.Duration) {
 func (r *readiness) probe(ctx context.Context) (status string, err error) {
 	if !r.nc.IsConnected() {
 		return "not-connected", fmt.Errorf("NATS is %s", r.nc.Status())
+	}
+	if len(r.headers) > 0 { // the headers of the route the bucket comes from, over the target's
+		h := nats.Header{}
+		for _, kv := range r.headers {
+			h.Set(kv[0], kv[1])
+		}
+		ctx = wrpcnats.WithCallHeader(ctx, h)
 	}
 	_, err = r.store.Exists(ctx, r.bucket, ReadyProbeKey)
 	var other *keyvalue.OtherError

@@ -124,14 +124,15 @@ func (r *Router) build(cfg Config, old *table) (*table, error) {
 	t := &table{cfg: cfg, version: r.version.Add(1), targets: make(map[string]*Target, len(cfg.Targets))}
 	var made []*Target
 	for _, tc := range cfg.Targets {
-		key := fmt.Sprintf("%+v", tc)
+		bucket, headers := readyBucket(tc, cfg, r.opts.ReadyBucket)
+		key := fmt.Sprintf("%+v|%s|%v", tc, bucket, headers)
 		if old != nil {
 			if prev := old.targets[tc.Name]; prev != nil && prev.key == key {
 				t.targets[tc.Name] = prev
 				continue
 			}
 		}
-		tg, err := r.newTarget(tc, cfg)
+		tg, err := r.newTarget(tc, bucket, headers)
 		if err != nil {
 			for _, m := range made {
 				_ = m.kv.Close()
@@ -155,7 +156,7 @@ func (r *Router) build(cfg Config, old *table) (*table, error) {
 	return t, nil
 }
 
-func (r *Router) newTarget(tc TargetConfig, cfg Config) (*Target, error) {
+func (r *Router) newTarget(tc TargetConfig, readyBucket string, readyHeaders [][2]string) (*Target, error) {
 	opts := []client.Option{client.WithPrefix(tc.Prefix), client.WithTimeout(tc.Timeout)}
 	for _, h := range tc.Headers {
 		opts = append(opts, client.WithHeader(h[0], h[1]))
@@ -173,8 +174,7 @@ func (r *Router) newTarget(tc TargetConfig, cfg Config) (*Target, error) {
 		t.caps.learn("batch", false)
 		hook(fn)
 	}
-	bucket, headers := readyBucket(tc, cfg, r.opts.ReadyBucket)
-	t.ready = newReadiness(r.opts.Conn, t.kv, bucket, headers, r.log.With("target", tc.Name))
+	t.ready = newReadiness(r.opts.Conn, t.kv, readyBucket, readyHeaders, r.log.With("target", tc.Name))
 	return t, nil
 }
 

@@ -25,6 +25,7 @@ type config struct {
 	readyBucket   string
 	metricsAddr   string
 	routes        string
+	interfaces    listFlag // of the standalone provider
 
 	authFile, jwtIssuer, jwtAudience, jwtJWKSURL, jwtJWKSFile, jwtClaim string
 	jwtRate, anonymousRate                                              rateFlag
@@ -160,6 +161,7 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 		fs.StringVar(&cfg.provider, "provider", "", "embedded provider: jetstream, memory or none (default jetstream with the embedded\nNATS server, none with --nats-url)")
 	} else {
 		fs.StringVar(&cfg.provider, "backend", "jetstream", "storage of the provider: jetstream (needs JetStream on the NATS server) or memory")
+		fs.Var(&cfg.interfaces, "interfaces", "the interfaces the provider serves, comma-separated: store, atomics, batch (default all three)")
 	}
 	if gateway {
 		fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the HTTP API's (then the API answers it 404)")
@@ -256,6 +258,13 @@ func (c *config) validate(gateway bool) error {
 			return fmt.Errorf("--http-addr %s can be reached from other machines, and no credentials are configured: "+
 				"anyone could read and write every bucket. Configure --auth-file or --jwt-issuer, or say "+
 				"--allow-unauthenticated if something in front of the gateway authenticates its callers", c.httpAddr)
+		}
+	}
+	if !gateway {
+		for _, i := range c.interfaces {
+			if i != "store" && i != "atomics" && i != "batch" {
+				return fmt.Errorf("--interfaces: %q is not store, atomics or batch", i)
+			}
 		}
 	}
 	if gateway && c.readyBucket == "" {

@@ -301,6 +301,14 @@ func startProvider(cfg config, ns *server.Server, log *slog.Logger, obs *observa
 	}
 	popts := []provider.Option{provider.WithPrefix(cfg.prefix), provider.WithLogger(log),
 		provider.WithMaxParamBytes(int(cfg.maxValueBytes) + 1<<20), provider.WithObserver(obs.metrics.Provider())}
+	if len(cfg.interfaces) > 0 {
+		var instances []string
+		for _, i := range cfg.interfaces {
+			instances = append(instances, map[string]string{"store": keyvalue.StoreInstance,
+				"atomics": keyvalue.AtomicsInstance, "batch": keyvalue.BatchInstance}[i])
+		}
+		popts = append(popts, provider.WithInterfaces(instances...))
+	}
 	if obs.tracer != nil {
 		popts = append(popts, provider.WithTracerProvider(obs.tracer))
 	}
