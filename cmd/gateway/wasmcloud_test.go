@@ -19,42 +19,42 @@ import (
 )
 
 var (
-	wcOnce sync.Once
-	wcPath string
-	wcErr  error
+	cargoMu   sync.Mutex
+	cargoBins = map[string]string{}
 )
 
-// wcProvider returns the wasmCloud-style test provider of interop/wcprovider: $WCPROVIDER_BIN
-// when set, else built here with cargo.
-func wcProvider(t *testing.T) string {
+// cargoBinary returns the binary of the Rust crate interop/<crate>: $<env> when set, else
+// built here with cargo (into $CARGO_TARGET_DIR when set).
+func cargoBinary(t *testing.T, crate, env string) string {
 	t.Helper()
-	wcOnce.Do(func() {
-		if p := os.Getenv("WCPROVIDER_BIN"); p != "" {
-			wcPath = p
-			return
-		}
-		manifest, err := filepath.Abs("../../interop/wcprovider/Cargo.toml")
-		if err != nil {
-			wcErr = err
-			return
-		}
-		target := os.Getenv("CARGO_TARGET_DIR")
-		if target == "" {
-			target = filepath.Join(filepath.Dir(manifest), "target")
-		}
-		cmd := exec.Command("cargo", "build", "--release", "--locked", "--manifest-path", manifest)
-		cmd.Env = append(os.Environ(), "CARGO_TARGET_DIR="+target)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			wcErr = fmt.Errorf("cargo build of interop/wcprovider: %w\n%s", err, out)
-			return
-		}
-		wcPath = filepath.Join(target, "release", "wcprovider")
-	})
-	if wcErr != nil {
-		t.Fatal(wcErr)
+	if p := os.Getenv(env); p != "" {
+		return p
 	}
-	return wcPath
+	cargoMu.Lock()
+	defer cargoMu.Unlock()
+	if p, ok := cargoBins[crate]; ok {
+		return p
+	}
+	manifest, err := filepath.Abs("../../interop/" + crate + "/Cargo.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := os.Getenv("CARGO_TARGET_DIR")
+	if target == "" {
+		target = filepath.Join(filepath.Dir(manifest), "target")
+	}
+	cmd := exec.Command("cargo", "build", "--release", "--locked", "--manifest-path", manifest)
+	cmd.Env = append(os.Environ(), "CARGO_TARGET_DIR="+target)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cargo build of interop/%s: %v\n%s", crate, err, out)
+	}
+	p := filepath.Join(target, "release", crate)
+	cargoBins[crate] = p
+	return p
 }
+
+// wcProvider is the wasmCloud-style test provider of interop/wcprovider.
+func wcProvider(t *testing.T) string { return cargoBinary(t, "wcprovider", "WCPROVIDER_BIN") }
 
 // wcLink is one link definition of HostData: a component linked to the provider.
 type wcLink struct {
