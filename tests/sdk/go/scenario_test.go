@@ -235,6 +235,8 @@ func TestWithoutCredentials(t *testing.T) {
 	}
 	put := must(anonymous.PutValueWithBodyWithResponse(ctx, bucket, "auth/k", "application/octet-stream", strings.NewReader("x")))(t)
 	wantProblem(t, put.HTTPResponse, put.ApplicationproblemJSON401, 401, "/problems/unauthenticated")
+	info := must(anonymous.GetBucketWithResponse(ctx, bucket))(t)
+	wantProblem(t, info.HTTPResponse, info.ApplicationproblemJSON401, 401, "/problems/unauthenticated")
 
 	// A token of the right shape whose secret is wrong does not authenticate either.
 	wrong := must(newClient("kvgw." + tokenID + ".not-its-secret"))(t)
@@ -259,6 +261,7 @@ func TestReadOnlyToken(t *testing.T) {
 	}
 	batch := must(reader.BatchGetWithResponse(ctx, bucket, nil, gwclient.BatchGetJSONRequestBody{Keys: []string{key}}))(t)
 	wantStatus(t, batch.HTTPResponse, 200)
+	wantStatus(t, must(reader.GetBucketWithResponse(ctx, bucket))(t).HTTPResponse, 200)
 
 	write := must(reader.PutValueWithBodyWithResponse(ctx, bucket, key, "application/octet-stream", strings.NewReader("x")))(t)
 	if p := wantProblem(t, write.HTTPResponse, write.ApplicationproblemJSON403, 403, "/problems/forbidden"); !strings.Contains(p.Detail, "write:") {
@@ -278,6 +281,24 @@ func TestReadOnlyToken(t *testing.T) {
 		t.Errorf("the value changed: %q", after.Body)
 	}
 	wantStatus(t, must(api.DeleteValueWithResponse(ctx, bucket, key))(t).HTTPResponse, http.StatusNoContent)
+}
+
+func TestGetBucket(t *testing.T) {
+	res := must(api.GetBucketWithResponse(ctx, bucket))(t)
+	wantStatus(t, res.HTTPResponse, 200)
+	b := res.JSON200
+	if b.Bucket != bucket || b.Target == "" || b.ProviderBucket == "" || b.Route.Pattern == "" {
+		t.Fatalf("getBucket = %s", res.Body)
+	}
+	// The embedded provider serves every interface.
+	if b.Interfaces["store"] != "served" || b.Interfaces["atomics"] != "served" || b.Interfaces["batch"] != "served" && b.Interfaces["batch"] != "fallback" {
+		t.Errorf("interfaces %v", b.Interfaces)
+	}
+	spec := must(api.GetOpenAPIJSONWithResponse(ctx))(t)
+	limits := spec.JSON200.Info["x-limits"].(map[string]any)
+	if float64(b.Limits.MaxValueBytes) != limits["maxValueBytes"] || float64(b.Limits.MaxBatchItems) != limits["maxBatchItems"] {
+		t.Errorf("limits %+v; the document's %v", b.Limits, limits)
+	}
 }
 
 func TestBinaryValues(t *testing.T) {

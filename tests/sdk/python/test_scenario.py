@@ -25,7 +25,7 @@ import pytest
 
 from gateway_client import AuthenticatedClient, Client
 from gateway_client.api.batch import batch_delete, batch_get, batch_set
-from gateway_client.api.keys import list_keys
+from gateway_client.api.keys import get_bucket, list_keys
 from gateway_client.api.meta import get_metrics, get_open_apijson, get_open_apiyaml, healthz, readyz, whoami
 from gateway_client.api.values import delete_value, get_value, head_value, increment, put_value
 from gateway_client.models import (
@@ -34,6 +34,7 @@ from gateway_client.models import (
     BatchKeys,
     BatchSetEncoding,
     BatchSetRequest,
+    BucketInfo,
     HealthStatus,
     Identity,
     IdentityAuth,
@@ -150,6 +151,7 @@ def test_without_credentials(client, bucket):
         unauthenticated(res, "^Bearer ")
         assert res.headers["x-request-id"], "every response carries X-Request-Id"
         unauthenticated(put_value.sync_detailed(bucket, "auth/k", client=anonymous, body=body_of(b"x")), "^Bearer ")
+        unauthenticated(get_bucket.sync_detailed(bucket, client=anonymous), "^Bearer ")
     # A token of the right shape whose secret is wrong does not authenticate either.
     with client_with(f"kvgw.{TOKEN_ID}.not-its-secret") as wrong:
         unauthenticated(list_keys.sync_detailed(bucket, client=wrong), 'error="invalid_token"')
@@ -165,6 +167,7 @@ def test_read_only_token(client, bucket):
         res = get_value.sync_detailed(bucket, key, client=reader)
         assert res.status_code == 200 and res.content == ALL_BYTES
         assert batch_get.sync_detailed(bucket, client=reader, body=BatchKeys(keys=[key])).status_code == 200
+        assert get_bucket.sync_detailed(bucket, client=reader).status_code == 200
 
         p = problem(put_value.sync_detailed(bucket, key, client=reader, body=body_of(b"x")), 403, "/problems/forbidden")
         assert "write:" in p.detail
@@ -175,6 +178,18 @@ def test_read_only_token(client, bucket):
         problem(batch_set.sync_detailed(bucket, client=reader, body=body), 403, "/problems/forbidden")
     assert get_value.sync_detailed(bucket, key, client=client).content == ALL_BYTES
     assert delete_value.sync_detailed(bucket, key, client=client).status_code == 204
+
+
+def test_get_bucket(client, bucket):
+    info = get_bucket.sync(bucket, client=client)
+    assert isinstance(info, BucketInfo), info
+    assert info.bucket == bucket and info.target and info.provider_bucket and info.route.pattern
+    # The embedded provider serves every interface.
+    interfaces = {name: str(value) for name, value in info.interfaces.additional_properties.items()}
+    assert interfaces["store"] == "served" and interfaces["atomics"] == "served", interfaces
+    assert interfaces["batch"] in ("served", "fallback"), interfaces
+    limits = get_open_apijson.sync(client=client).info.additional_properties["x-limits"]
+    assert (info.limits.max_value_bytes, info.limits.max_batch_items) == (limits["maxValueBytes"], limits["maxBatchItems"])
 
 
 def test_binary_values(client, bucket):

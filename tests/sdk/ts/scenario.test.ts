@@ -141,6 +141,8 @@ test('without valid credentials: 401 with a Bearer challenge, but the public ope
   assert.ok(get.response.headers.get('x-request-id'), 'every response carries X-Request-Id');
   const put = await anonymous.PUT('/buckets/{bucket}/keys/{key}', { params: keyPath('auth/k'), ...raw(new Uint8Array([1])) });
   assertProblem(put.error, put.response, 401, '/problems/unauthenticated');
+  const info = await anonymous.GET('/buckets/{bucket}', { params: { path: { bucket } } });
+  assertProblem(info.error, info.response, 401, '/problems/unauthenticated');
 
   // A token of the right shape whose secret is wrong does not authenticate either.
   const wrong = clientWith(`kvgw.${tokenId}.not-its-secret`);
@@ -163,6 +165,7 @@ test('the read-only token reads, and writing answers 403 naming the permission m
   assert.deepEqual(new Uint8Array(got.data as unknown as ArrayBuffer), allBytes);
   const batch = await reader.POST('/buckets/{bucket}/batch/get', { params: { path: { bucket } }, body: { keys: [key] } });
   assert.equal(batch.response.status, 200);
+  assert.equal((await reader.GET('/buckets/{bucket}', { params: { path: { bucket } } })).response.status, 200);
 
   const write = await reader.PUT('/buckets/{bucket}/keys/{key}', { params: keyPath(key), ...raw(new Uint8Array([1])) });
   assert.match(assertProblem(write.error, write.response, 403, '/problems/forbidden').detail, /\bwrite:/);
@@ -177,6 +180,22 @@ test('the read-only token reads, and writing answers 403 naming the permission m
   const after = await api.GET('/buckets/{bucket}/keys/{key}', { params: keyPath(key), parseAs: 'arrayBuffer' });
   assert.deepEqual(new Uint8Array(after.data as unknown as ArrayBuffer), allBytes);
   assert.equal((await api.DELETE('/buckets/{bucket}/keys/{key}', { params: keyPath(key) })).response.status, 204);
+});
+
+test('getBucket: where a bucket is served and its limits', async () => {
+  const info = await api.GET('/buckets/{bucket}', { params: { path: { bucket } } });
+  assert.equal(info.response.status, 200);
+  const b = info.data!;
+  assert.equal(b.bucket, bucket);
+  assert.ok(b.target && b.providerBucket && b.route.pattern, 'a route, a target and the provider\'s name of the bucket');
+  // The embedded provider serves every interface.
+  assert.equal(b.interfaces.store, 'served');
+  assert.equal(b.interfaces.atomics, 'served');
+  assert.match(b.interfaces.batch ?? '', /^(served|fallback)$/);
+  const spec = await api.GET('/openapi.json');
+  const limits = (spec.data!.info as { 'x-limits': Record<string, number> })['x-limits'];
+  assert.equal(b.limits.maxValueBytes, limits.maxValueBytes);
+  assert.equal(b.limits.maxBatchItems, limits.maxBatchItems);
 });
 
 test('binary values: every byte 0x00-0xff round-trips verbatim', async () => {
