@@ -209,11 +209,11 @@ export async function increment(bucket, key, delta = '1') {
 }
 
 /**
- * batchGet fetches many keys at once, in chunks of at most the spec's maxItems. It returns
- * [{ key, value: Uint8Array|null }] in request order (null: absent).
+ * batchGet fetches many keys at once, in chunks of at most limits.maxItems (default: the spec's
+ * maxItems). It returns [{ key, value: Uint8Array|null }] in request order (null: absent).
  */
-export async function batchGet(bucket, keys) {
-  const { maxItems: max } = await batchLimits();
+export async function batchGet(bucket, keys, limits = null) {
+  const { maxItems: max } = limits || await batchLimits();
   const out = [];
   for (let i = 0; i < keys.length; i += max) {
     const chunk = keys.slice(i, i + max);
@@ -230,12 +230,12 @@ export async function batchGet(bucket, keys) {
 }
 
 /**
- * batchSet stores [{ key, value: Uint8Array }] in as many calls as the spec's limits need: at
- * most maxItems items and about maxBodyBytes of JSON per call. onProgress(stored, total) runs
- * after each call.
+ * batchSet stores [{ key, value: Uint8Array }] in as many calls as the limits need: at most
+ * maxItems items and about maxBodyBytes of JSON per call (limits: { maxItems, maxBodyBytes },
+ * the bucket's; default: the spec's). onProgress(stored, total) runs after each call.
  */
-export async function batchSet(bucket, items, onProgress = () => {}) {
-  const { maxItems, maxBodyBytes } = await batchLimits();
+export async function batchSet(bucket, items, onProgress = () => {}, limits = null) {
+  const { maxItems, maxBodyBytes } = limits || await batchLimits();
   let done = 0;
   let chunk = [];
   let size = 0;
@@ -285,6 +285,48 @@ export async function listAllKeys(bucket, { prefix = '', onPage = () => {} } = {
 export async function whoami({ headers = {}, authorize = true, signal } = {}) {
   const res = await request('GET', '/whoami', { headers: { Accept: 'application/json', ...headers }, authorize, signal });
   return json(res);
+}
+
+const INFO_TTL_MS = 10_000;
+const infoCache = new Map();
+
+/**
+ * bucketInfo answers where the gateway serves bucket (GET /buckets/{bucket}): { bucket, route:
+ * { index, pattern }, target, providerBucket, interfaces: { store, atomics, batch }, limits }.
+ * Answers are kept for a few seconds (fresh skips that); a failure is thrown as an ApiError (a
+ * bucket no route matches: 404 /problems/no-such-store) and not kept.
+ */
+export function bucketInfo(bucket, { fresh = false } = {}) {
+  const hit = infoCache.get(bucket);
+  if (hit && !fresh && Date.now() - hit.at < INFO_TTL_MS) return hit.promise;
+  const promise = request('GET', bucketPath(bucket), { headers: { Accept: 'application/json' } })
+    .then(json)
+    .then((body) => {
+      if (!body || typeof body !== 'object' || Array.isArray(body)) {
+        throw new ApiError({ title: 'Unexpected response', detail: 'The bucket description is not a JSON object.' });
+      }
+      return body;
+    })
+    .catch((err) => {
+      if (infoCache.get(bucket) === entry) infoCache.delete(bucket);
+      throw err;
+    });
+  const entry = { at: Date.now(), promise };
+  infoCache.set(bucket, entry);
+  if (infoCache.size > 64) infoCache.delete(infoCache.keys().next().value);
+  return promise;
+}
+
+/**
+ * readiness is GET /readyz?verbose: { status, targets: [{ name, ready, status, message, routes,
+ * readyBucket }] } whether the gateway is ready (200) or not (503, the same members in the
+ * problem). Anything else is thrown as an ApiError.
+ */
+export async function readiness({ signal } = {}) {
+  const res = await send('GET', '/readyz?verbose', { headers: { Accept: 'application/json' }, signal });
+  if (!res.ok && res.status !== 503) throw await problemFromResponse(res);
+  const body = await json(res);
+  return { status: res.ok ? 'ready' : 'not-ready', targets: Array.isArray(body.targets) ? body.targets : [] };
 }
 
 let specPromise = null;

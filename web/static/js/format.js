@@ -136,6 +136,14 @@ export function formatSize(n) {
   return `${exact} (${v.toFixed(v < 10 ? 1 : 0)} ${units[u]})`;
 }
 
+/** shortSize writes a limit compactly for people: "1 KiB", "64 MiB", else the exact byte count. */
+export function shortSize(n) {
+  for (const [unit, size] of [['GiB', 1 << 30], ['MiB', 1 << 20], ['KiB', 1 << 10]]) {
+    if (n >= size && n % size === 0) return `${(n / size).toLocaleString('en-US')} ${unit}`;
+  }
+  return formatSize(n);
+}
+
 /**
  * downloadName proposes a file name for a key's value: the key's last "/"-separated part,
  * without characters file systems refuse, plus .json, .txt or .bin when it has no extension.

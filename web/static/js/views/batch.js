@@ -4,10 +4,12 @@
 
 import { batchGet, batchSet, listAllKeys } from '../api.js';
 import { h, field, downloadBlob, setBusy } from '../dom.js';
-import { decodeUtf8, formatSize, parseKeyList, parseImport, buildExport, exportFileName, ImportFormatError } from '../format.js';
+import { decodeUtf8, formatSize, shortSize, parseKeyList, parseImport, buildExport, exportFileName, ImportFormatError } from '../format.js';
 import { href, errorPanel, inputError, breadcrumbs, bucketTabs, rememberBucket } from '../ui.js';
 import { bucketAccessNote } from './bucket.js';
 import { can, canAny, denial, showIf } from '../auth.js';
+import { bucketState, limitsFor, within } from '../buckets.js';
+import { noRoutePanel, lackNote } from './served.js';
 
 const PREVIEW_CHARS = 80;
 
@@ -46,10 +48,27 @@ const examplePlain = `{
   "config": { "debug": true }
 }`;
 
-export async function renderBatch(view, { params }) {
+/**
+ * oversized refuses, before anything is sent, an import with a value over the bucket's limit
+ * (the gateway would refuse the call that carries it, after the ones before were stored).
+ */
+function oversized(items, limits, bucket) {
+  const max = limits.maxValueBytes;
+  if (max === null) return null;
+  const big = items.filter((it) => it.value.length > max);
+  if (!big.length) return null;
+  const where = limits.lowered.maxValueBytes
+    ? `bucket “${bucket}” stores values of at most ${formatSize(max)}, the limit of its target “${limits.target}”`
+    : `this gateway stores values of at most ${formatSize(max)}`;
+  const more = big.length > 1 ? ` ${big.length} of the ${items.length} values are too large;` : '';
+  return inputError(`The value of key “${big[0].key}” is ${formatSize(big[0].value.length)}; ${where}.${more} Nothing was sent.`);
+}
+
+export async function renderBatch(view, { params, signal }) {
   const { bucket } = params;
   document.title = `Batch · ${bucket} · Key-value gateway`;
   rememberBucket(bucket);
+  const served = bucketState(bucket, { signal });
 
   // Get many keys.
   const keysArea = h('textarea', { name: 'keys', rows: 6, spellcheck: false, class: 'mono' });
@@ -71,7 +90,7 @@ export async function renderBatch(view, { params }) {
     const done = setBusy(getBtn);
     getResult.replaceChildren(h('p', { class: 'muted' }, `Fetching ${keys.length} keys…`));
     try {
-      const items = await batchGet(bucket, keys);
+      const items = await batchGet(bucket, keys, (await limitsFor(bucket)).batch);
       const found = items.filter((it) => it.value !== null).length;
       getResult.replaceChildren(
         h('p', { role: 'status', class: 'ok' }, `${found} of ${items.length} keys found.`),
@@ -116,13 +135,16 @@ export async function renderBatch(view, { params }) {
       if (!items.length) throw new ImportFormatError('The file holds no key/values to import.');
       const refused = refusedKeys('write', bucket, items.map((it) => it.key));
       if (refused) throw refused;
+      const limits = await limitsFor(bucket);
+      const tooBig = oversized(items, limits, bucket);
+      if (tooBig) throw tooBig;
       total = items.length;
       const progress = h('p', { class: 'muted' }, `Importing ${items.length} keys…`);
       importResult.replaceChildren(progress);
       await batchSet(bucket, items, (n) => {
         stored = n;
         progress.textContent = `Imported ${n} of ${total} keys…`;
-      });
+      }, limits.batch);
       importResult.replaceChildren(h('p', { role: 'status', class: 'ok' },
         `Imported ${items.length} ${items.length === 1 ? 'key' : 'keys'} from “${file.name}” into bucket “${bucket}”${skipped ? ` (${skipped} null values skipped)` : ''}. `,
         h('a', { href: href.bucket(bucket) }, 'List the keys')));
@@ -134,9 +156,17 @@ export async function renderBatch(view, { params }) {
       done();
     }
   } },
-  field('JSON file to import', fileInput),
+  field('JSON file to import', fileInput, ' '),
   h('div', { class: 'button-row' }, importBtn),
   importResult);
+  // How the import is split, by this bucket's limits.
+  const splitHint = importForm.querySelector('.hint');
+  splitHint.setAttribute('data-limit-hint', '');
+  limitsFor(bucket).then((l) => {
+    const own = l.maxBatchItems !== null;
+    splitHint.textContent = `Sent in calls of at most ${l.batch.maxItems.toLocaleString('en-US')} ${l.batch.maxItems === 1 ? 'key' : 'keys'}${own ? ' (this bucket’s limit)' : ''}` +
+      (l.maxValueBytes !== null ? `; values of at most ${shortSize(l.maxValueBytes)}${l.lowered.maxValueBytes ? ` (the limit of target “${l.target}”)` : ''}.` : '.');
+  });
 
   // Export.
   const prefixInput = h('input', { name: 'prefix', autocomplete: 'off', spellcheck: false });
@@ -150,7 +180,7 @@ export async function renderBatch(view, { params }) {
     try {
       const keys = await listAllKeys(bucket, { prefix: prefixInput.value, onPage: (n) => { progress.textContent = `Listing keys… ${n} so far`; } });
       progress.textContent = `Fetching ${keys.length} values…`;
-      const items = (await batchGet(bucket, keys)).filter((it) => it.value !== null);
+      const items = (await batchGet(bucket, keys, (await limitsFor(bucket)).batch)).filter((it) => it.value !== null);
       items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       const name = exportFileName(bucket);
       const body = JSON.stringify(buildExport(bucket, items), null, 2) + '\n';
@@ -167,15 +197,23 @@ export async function renderBatch(view, { params }) {
   h('div', { class: 'button-row' }, exportBtn),
   exportResult);
 
+  const servedSlot = h('div', { class: 'served-slot', 'data-served-slot': '' });
+  let noRoute = false;
+  const sections = [];
+  const section = (el, test) => {
+    sections.push(el);
+    return showIf(el, () => test() && !noRoute);
+  };
   view.append(
     breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket, href: href.bucket(bucket) }, { label: 'Batch' }]),
     h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'Batch · '), h('span', { class: 'mono break' }, bucket)),
     bucketTabs(bucket, 'batch'),
     bucketAccessNote(bucket),
-    showIf(h('section', { class: 'card', 'aria-labelledby': 'bget-heading' },
+    servedSlot,
+    section(h('section', { class: 'card', 'aria-labelledby': 'bget-heading' },
       h('h2', { id: 'bget-heading' }, 'Fetch many keys'),
       getForm), () => canAny('read', bucket)),
-    showIf(h('section', { class: 'card', 'aria-labelledby': 'import-heading' },
+    section(h('section', { class: 'card', 'aria-labelledby': 'import-heading' },
       h('h2', { id: 'import-heading' }, 'Import key/values'),
       h('p', {}, 'Stores every key/value of a JSON file in this bucket, replacing existing values. Accepted forms:'),
       h('details', { class: 'format' },
@@ -187,8 +225,22 @@ export async function renderBatch(view, { params }) {
         h('p', {}, h('strong', {}, 'A plain object'), ' — each member is a key; string values are stored as UTF-8 text, any other JSON value as its JSON text:'),
         h('pre', { class: 'example' }, examplePlain)),
       importForm), () => canAny('write', bucket)),
-    showIf(h('section', { class: 'card', 'aria-labelledby': 'export-heading' },
+    section(h('section', { class: 'card', 'aria-labelledby': 'export-heading' },
       h('h2', { id: 'export-heading' }, 'Export the bucket'),
       h('p', {}, 'Follows every page of the key list, fetches the values in batches and saves them as a JSON file in the items format above, sorted by key. Import it into any bucket to copy the data.'),
       exportForm), () => canAny('read', bucket)));
+
+  // A bucket no route matches: nothing to fetch, import or export. Batch made key by key: a note.
+  const apply = (state) => {
+    if (!state || noRoute) return;
+    if (state.status === 'no-route') {
+      noRoute = true;
+      for (const el of sections) el.hidden = true;
+      servedSlot.replaceChildren(noRoutePanel(bucket, state));
+      return;
+    }
+    servedSlot.replaceChildren(lackNote(state, 'batch') || '');
+  };
+  served.then(apply, () => {});
+  apply(await within(served.catch(() => null), 1500));
 }

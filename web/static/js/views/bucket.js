@@ -8,6 +8,8 @@ import { listKeys } from '../api.js';
 import { h, field } from '../dom.js';
 import { href, errorPanel, rememberBucket, breadcrumbs, bucketTabs, refresh } from '../ui.js';
 import { canAny, keyScope, who, showIf, bindIdentity } from '../auth.js';
+import { bucketState, limitsFor, within } from '../buckets.js';
+import { servedPanel, noRoutePanel } from './served.js';
 
 export const DEFAULT_LIMIT = 20;
 const pagers = new Map();
@@ -53,23 +55,48 @@ export async function renderBucket(view, { params, query, signal }) {
     prefix ? h('a', { href: href.bucket(bucket, { limit: limit === DEFAULT_LIMIT ? '' : limit }), class: 'button-link' }, 'Clear filter') : null));
 
   const results = h('section', { class: 'card', 'aria-labelledby': 'keys-heading' });
+  // Where the bucket is served: asked beside the key list, shown when it comes (the view waits
+  // for it a little, so that it usually appears with the list).
+  const servedSlot = h('div', { class: 'served-slot', 'data-served-slot': '' });
   view.append(
     breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket }]),
     h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'Bucket '), h('span', { class: 'mono break' }, bucket)),
     bucketTabs(bucket, 'keys'),
     bucketAccessNote(bucket),
+    servedSlot,
     filterForm,
     results);
 
+  let noRoute = false;
+  const served = bucketState(bucket, { fresh: true, signal }).then(async (state) => {
+    const limits = state.status === 'ok' || state.status === 'unavailable' ? await limitsFor(bucket, { state }) : null;
+    if (signal && signal.aborted) return;
+    if (state.status === 'no-route') {
+      // Nothing of this bucket can be listed: say why, once, instead of the list's own 404.
+      noRoute = true;
+      servedSlot.replaceChildren(noRoutePanel(bucket, state));
+      filterForm.hidden = true;
+      results.hidden = true;
+      return;
+    }
+    // A 401 or 403 here is the list's to tell.
+    const quiet = state.status === 'unavailable' && [401, 403].includes(state.error && state.error.status);
+    servedSlot.replaceChildren(quiet ? '' : (servedPanel(bucket, state, limits) || ''));
+  }).catch(() => {});
+
   results.append(h('h2', { id: 'keys-heading' }, prefix ? `Keys starting with “${prefix}”` : 'Keys'), h('p', { class: 'muted' }, 'Loading keys…'));
-  let page;
-  try {
-    page = await listKeys(bucket, { limit, cursor, prefix }, { signal });
-  } catch (err) {
+  const [listed] = await Promise.all([
+    listKeys(bucket, { limit, cursor, prefix }, { signal }).then((p) => ({ page: p }), (err) => ({ err })),
+    within(served, 1500),
+  ]);
+  if (listed.err) {
+    const err = listed.err;
     if (err.name === 'AbortError') throw err;
+    if (noRoute) return;
     results.replaceChildren(h('h2', { id: 'keys-heading' }, 'Keys'), errorPanel(err, { heading: `Could not list the keys of bucket “${bucket}”.`, retry: () => refresh() }));
     return;
   }
+  const page = listed.page;
   rememberBucket(bucket);
   // The next page's cursor becomes the next entry of the stack (forgetting any stale tail).
   if (page.cursor) {

@@ -7,6 +7,8 @@ import { decodeUtf8, prettyJson, hexDump, bytesToBase64, formatSize, downloadNam
 import { href, errorPanel, inputError, breadcrumbs, bucketTabs, tabs, confirmDialog, notify, refresh, rememberBucket } from '../ui.js';
 import { valueEditor } from './editor.js';
 import { can, denial, showIf, bindIdentity } from '../auth.js';
+import { bucketState, isNoSuchStore, interfaceState, within } from '../buckets.js';
+import { noRoutePanel, lackNote } from './served.js';
 
 const TEXT_LIMIT = 1 << 20; // characters of text or base64 shown; the download has everything
 const HEX_LIMIT = 64 << 10; // bytes in the hex dump
@@ -67,11 +69,21 @@ export async function renderKey(view, { params, query, signal }) {
     h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'Key '), h('span', { class: 'mono break' }, key)),
     bucketTabs(bucket, null));
 
+  // Where the bucket is served decides whether the counter is offered.
+  const served = bucketState(bucket, { signal }).catch(() => null);
   let bytes;
   try {
     bytes = await getValue(bucket, key, { signal });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
+    if (isNoSuchStore(err)) {
+      // No bucket to create the key in: no route matches it, or its provider has no such bucket.
+      const state = await within(served, 1500);
+      view.append(state && state.status === 'no-route'
+        ? noRoutePanel(bucket, state)
+        : errorPanel(err, { heading: `Could not read key “${key}” of bucket “${bucket}”.`, retry: () => refresh() }));
+      return;
+    }
     view.append(errorPanel(err, { heading: `Could not read key “${key}” of bucket “${bucket}”.`, retry: err.status === 404 ? null : () => refresh() }));
     if (err.status === 404) {
       view.append(showIf(createSection(bucket, key), () => can('write', bucket, key)),
@@ -87,6 +99,7 @@ export async function renderKey(view, { params, query, signal }) {
 
   const display = h('section', { class: 'card', 'aria-labelledby': 'value-heading' });
   const editor = valueEditor({
+    bucket,
     getTarget: () => ({ bucket, key }),
     onSaved: async () => {
       await reload();
@@ -174,6 +187,7 @@ export async function renderKey(view, { params, query, signal }) {
     h('form', { class: 'inline-fields', 'data-form': 'increment', noValidate: true, onsubmit: async (ev) => {
       ev.preventDefault();
       incResult.replaceChildren();
+      if (counterSection.dataset.lacks) return;
       const d = deltaInput.value.trim();
       if (!/^\d+$/.test(d) || BigInt(d) > MAX_U64) {
         incResult.replaceChildren(errorPanel(inputError('The delta must be a whole number from 0 to 18446744073709551615.')));
@@ -199,6 +213,20 @@ export async function renderKey(view, { params, query, signal }) {
   showIf(counterSection, () => can('write', bucket, key));
   showValue();
   view.append(accessNote(bucket, key), display, editSection, counterSection);
+
+  // A target without atomics: the counter stays in view, disabled, and says why.
+  const applyServed = (state) => {
+    if (!state || interfaceState(state, 'atomics') !== 'not-served' || counterSection.dataset.lacks) return;
+    counterSection.dataset.lacks = 'atomics';
+    const note = lackNote(state, 'atomics');
+    note.id = `${counterSection.querySelector('h2').id}-lacks`;
+    counterSection.querySelector('h2').after(note);
+    deltaInput.disabled = true;
+    incBtn.disabled = true;
+    incBtn.setAttribute('aria-describedby', note.id);
+  };
+  served.then(applyServed);
+  await within(served, 1500);
 }
 
 /**
@@ -222,6 +250,7 @@ function accessNote(bucket, key) {
 
 function createSection(bucket, key) {
   const editor = valueEditor({
+    bucket,
     getTarget: () => ({ bucket, key }),
     saveTextLabel: 'Create with this text',
     uploadLabel: 'Create from file',

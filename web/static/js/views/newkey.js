@@ -6,12 +6,16 @@ import { href, breadcrumbs, bucketTabs, confirmDialog, notify, inputError } from
 import { valueEditor } from './editor.js';
 import { bucketAccessNote } from './bucket.js';
 import { can, canAny, denial, showIf } from '../auth.js';
+import { bucketState, within } from '../buckets.js';
+import { noRoutePanel } from './served.js';
 
-export async function renderNewKey(view, { params, query }) {
+export async function renderNewKey(view, { params, query, signal }) {
   const { bucket } = params;
   document.title = `New key · ${bucket} · Key-value gateway`;
   const keyInput = h('input', { name: 'key', autocomplete: 'off', spellcheck: false, required: true, value: query.key || '', class: 'mono' });
+  const served = bucketState(bucket, { signal });
   const editor = valueEditor({
+    bucket,
     getTarget: () => {
       if (keyInput.value === '') {
         keyInput.focus();
@@ -50,13 +54,24 @@ export async function renderNewKey(view, { params, query }) {
       location.hash = href.key(bucket, key);
     },
   });
+  const form = h('section', { class: 'card', 'aria-label': 'New key' },
+    field('Key', keyInput, 'Any UTF-8 text, “/” included.'),
+    editor.textForm,
+    editor.fileForm);
+  let noRoute = false;
   view.append(
     breadcrumbs([{ label: 'Buckets', href: href.home() }, { label: bucket, href: href.bucket(bucket) }, { label: 'New key' }]),
     h('h1', { tabIndex: -1 }, h('span', { class: 'kicker' }, 'New key in '), h('span', { class: 'mono break' }, bucket)),
     bucketTabs(bucket, 'new'),
     bucketAccessNote(bucket),
-    showIf(h('section', { class: 'card', 'aria-label': 'New key' },
-      field('Key', keyInput, 'Any UTF-8 text, “/” included.'),
-      editor.textForm,
-      editor.fileForm), () => canAny('write', bucket)));
+    showIf(form, () => canAny('write', bucket) && !noRoute));
+  // A bucket no route matches takes no key: say so instead of offering the form.
+  const apply = (state) => {
+    if (!state || state.status !== 'no-route' || noRoute) return;
+    noRoute = true;
+    form.hidden = true;
+    form.before(noRoutePanel(bucket, state));
+  };
+  served.then(apply, () => {});
+  apply(await within(served.catch(() => null), 1500));
 }
