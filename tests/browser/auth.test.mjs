@@ -229,7 +229,7 @@ describe('browser UI with API tokens', { timeout: HARD_LIMIT_MS }, () => {
     assert.ok(apiReqs.length >= 5, `${apiReqs.length} API requests`);
     const withToken = apiReqs.filter((r) => r.auth === `Bearer ${tokens.admin.token}`);
     const without = apiReqs.filter((r) => !r.auth);
-    assert.equal(without.length, 1, 'only the first /whoami went without a token');
+    assert.equal(without.length, 1, 'only the first /whoami went without a token: ' + JSON.stringify(without));
     assert.equal(new URL(without[0].url).pathname, '/whoami');
     assert.equal(withToken.length, apiReqs.length - 1);
     await assertTokenOnlyInSession(page, tokens.admin.token, reqs);

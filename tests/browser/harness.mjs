@@ -53,10 +53,11 @@ export async function gatewayBinary(work) {
 
 /**
  * startGateway runs a gateway on free ports with its data under work, logging to
- * ARTIFACTS_DIR/<logName>, and waits until /readyz answers. It returns { base, proc, log(),
- * stop() }; extraArgs are added to its command line.
+ * ARTIFACTS_DIR/<logName>, and waits until readyPath (default /readyz) answers 2xx. It returns
+ * { base, natsUrl, proc, log(), stop() } (natsUrl: its embedded NATS server's, for providers
+ * started beside it); extraArgs are added to its command line.
  */
-export async function startGateway({ work, logName = 'gateway.log', extraArgs = [] }) {
+export async function startGateway({ work, logName = 'gateway.log', extraArgs = [], readyPath = '/readyz' }) {
   const bin = await gatewayBinary(work);
   const httpPort = await freePort();
   const natsPort = await freePort();
@@ -79,6 +80,7 @@ export async function startGateway({ work, logName = 'gateway.log', extraArgs = 
   proc.on('exit', (code, signal) => { exited = { code, signal }; logFile.end(); });
   const handle = {
     base,
+    natsUrl: `nats://127.0.0.1:${natsPort}`,
     proc,
     log: () => tail,
     async stop() {
@@ -96,7 +98,7 @@ export async function startGateway({ work, logName = 'gateway.log', extraArgs = 
   while (Date.now() < deadline) {
     if (exited) throw new Error(`gateway exited early (${JSON.stringify(exited)}):\n${tail}`);
     try {
-      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${base}${readyPath}`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return handle;
     } catch {
       // Not listening yet.
@@ -105,6 +107,67 @@ export async function startGateway({ work, logName = 'gateway.log', extraArgs = 
   }
   await handle.stop();
   throw new Error(`gateway not ready within 60 s:\n${tail}`);
+}
+
+/**
+ * startProvider runs the gateway binary as a standalone provider ("gateway provider") on the
+ * NATS server at natsUrl, serving prefix from memory, logging to ARTIFACTS_DIR/<logName>.
+ * extraArgs are added (e.g. --interfaces store). It returns { proc, log(), stop() } once the
+ * provider says it serves.
+ */
+export async function startProvider({ work, natsUrl, prefix, logName = `provider-${prefix}.log`, extraArgs = [] }) {
+  const bin = await gatewayBinary(work);
+  const logFile = createWriteStream(path.join(artifacts, logName));
+  const proc = spawn(bin, ['provider', '--nats-url', natsUrl, '--backend', 'memory', '--prefix', prefix, '--log-format', 'json', ...extraArgs], {
+    cwd: work,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  let serving = false;
+  const keep = (chunk) => {
+    logFile.write(chunk);
+    tail = (tail + chunk.toString()).slice(-8000);
+    if (/"msg":"provider serving"/.test(tail)) serving = true;
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  let exited = null;
+  proc.on('exit', (code, signal) => { exited = { code, signal }; logFile.end(); });
+  const handle = {
+    proc,
+    log: () => tail,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const stopped = await Promise.race([done.then(() => true), sleep(10_000).then(() => false)]);
+      if (!stopped) {
+        proc.kill('SIGKILL');
+        await Promise.race([done, sleep(5_000)]);
+      }
+    },
+  };
+  const deadline = Date.now() + 30_000;
+  while (!serving) {
+    if (exited) throw new Error(`provider ${prefix} exited early (${JSON.stringify(exited)}):\n${tail}`);
+    if (Date.now() > deadline) {
+      await handle.stop();
+      throw new Error(`provider ${prefix} not serving within 30 s:\n${tail}`);
+    }
+    await sleep(100);
+  }
+  return handle;
+}
+
+/** waitFor polls check() (async, truthy when done) every 100 ms until it is, or fails after ms. */
+export async function waitFor(what, check, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check().catch(() => null);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
 }
 
 /**

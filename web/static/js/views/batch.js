@@ -8,7 +8,7 @@ import { decodeUtf8, formatSize, shortSize, parseKeyList, parseImport, buildExpo
 import { href, errorPanel, inputError, breadcrumbs, bucketTabs, rememberBucket } from '../ui.js';
 import { bucketAccessNote } from './bucket.js';
 import { can, canAny, denial, showIf } from '../auth.js';
-import { bucketState, limitsFor, within } from '../buckets.js';
+import { bucketState, limitsFor, within } from '../capabilities.js';
 import { noRoutePanel, lackNote } from './served.js';
 
 const PREVIEW_CHARS = 80;

@@ -8,7 +8,7 @@ import { listKeys } from '../api.js';
 import { h, field } from '../dom.js';
 import { href, errorPanel, rememberBucket, breadcrumbs, bucketTabs, refresh } from '../ui.js';
 import { canAny, keyScope, who, showIf, bindIdentity } from '../auth.js';
-import { bucketState, limitsFor, within } from '../buckets.js';
+import { bucketState, limitsFor, within } from '../capabilities.js';
 import { servedPanel, noRoutePanel } from './served.js';
 
 export const DEFAULT_LIMIT = 20;

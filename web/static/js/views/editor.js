@@ -3,7 +3,7 @@
 // bucket's limit (its target's, else the gateway's) is refused here, before any byte is sent.
 
 import { putValue } from '../api.js';
-import { limitsFor } from '../buckets.js';
+import { limitsFor } from '../capabilities.js';
 import { h, field, setBusy, uid } from '../dom.js';
 import { encodeUtf8, formatSize, shortSize } from '../format.js';
 import { errorPanel, inputError } from '../ui.js';

@@ -7,7 +7,7 @@ import { decodeUtf8, prettyJson, hexDump, bytesToBase64, formatSize, downloadNam
 import { href, errorPanel, inputError, breadcrumbs, bucketTabs, tabs, confirmDialog, notify, refresh, rememberBucket } from '../ui.js';
 import { valueEditor } from './editor.js';
 import { can, denial, showIf, bindIdentity } from '../auth.js';
-import { bucketState, isNoSuchStore, interfaceState, within } from '../buckets.js';
+import { bucketState, isNoSuchStore, interfaceState, within } from '../capabilities.js';
 import { noRoutePanel, lackNote } from './served.js';
 
 const TEXT_LIMIT = 1 << 20; // characters of text or base64 shown; the download has everything

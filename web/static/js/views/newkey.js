@@ -6,7 +6,7 @@ import { href, breadcrumbs, bucketTabs, confirmDialog, notify, inputError } from
 import { valueEditor } from './editor.js';
 import { bucketAccessNote } from './bucket.js';
 import { can, canAny, denial, showIf } from '../auth.js';
-import { bucketState, within } from '../buckets.js';
+import { bucketState, within } from '../capabilities.js';
 import { noRoutePanel } from './served.js';
 
 export async function renderNewKey(view, { params, query, signal }) {

@@ -1,4 +1,4 @@
-// What the bucket views show of where a bucket is served (buckets.js): the capabilities panel
+// What the bucket views show of where a bucket is served (capabilities.js): the capabilities panel
 // of the bucket view, the panel of a bucket no route matches, and the short notes the other
 // views give when the bucket's target lacks something they offer.
 
@@ -6,7 +6,7 @@ import { readiness } from '../api.js';
 import { h, append } from '../dom.js';
 import { shortSize } from '../format.js';
 import { errorPanel, toApiError } from '../ui.js';
-import { INTERFACES, interfaceState } from '../buckets.js';
+import { INTERFACES, interfaceState } from '../capabilities.js';
 
 const LABELS = { store: 'Store', atomics: 'Atomics', batch: 'Batch' };
 const STATE_TEXT = { served: 'served', 'not-served': 'not served', fallback: 'key by key', unknown: 'unknown' };
@@ -43,7 +43,7 @@ function fact(label, value, attrs = {}) {
 /**
  * servedPanel is the bucket view's card of where the bucket is served: target, route, the
  * provider's name of the bucket when it differs, each interface's state and the limits.
- * state and limits come from buckets.js (bucketState, limitsFor). null when there is nothing
+ * state and limits come from capabilities.js (bucketState, limitsFor). null when there is nothing
  * to show (the token may not read the bucket, or no route matches: see noRoutePanel).
  */
 export function servedPanel(bucket, state, limits) {

@@ -1,4 +1,4 @@
-// Where a bucket is served (GET /buckets/{bucket}): its target, the provider's name of it, which
+// Capabilities of a bucket: where it is served (GET /buckets/{bucket}): its target, the provider's name of it, which
 // of the interfaces store, atomics and batch its target serves, and the limits of its requests.
 // The views use it to show the bucket's capabilities, to hide or disable what its target lacks
 // and to check sizes against the bucket's own limits (not the gateway's) before sending.
