@@ -162,6 +162,10 @@ func TestAuthAnswers(t *testing.T) {
 	for _, p := range []string{"/healthz", "/openapi.yaml", "/openapi.json"} {
 		wantStatus(t, "GET", p, g.get(t, p), 200)
 	}
+	// With credentials configured, the served document requires them.
+	if res := g.get(t, "/openapi.yaml"); !strings.Contains(string(res.body), "security:\n  - bearerAuth: []\ntags:") {
+		t.Errorf("the served document does not require the bearer token")
+	}
 	// With authentication off, whoami says so.
 	g = newGW(t, Options{})
 	if res := g.get(t, "/whoami"); string(res.body) != `{"auth":"off","id":null,"permissions":["*:*"],"expires":null}`+"\n" {

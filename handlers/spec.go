@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -103,6 +104,16 @@ func loadSpec(ctx context.Context, src []byte, o *Options) (*spec, error) {
 		out = slices.Concat(out[:e.off], []byte(e.text), out[e.end:])
 	}
 
+	if o.Auth.Enabled() {
+		// Credentials are configured: every operation but the public ones needs them, and the
+		// document says so (without the alternative of none), so that generated clients and
+		// testers treat the token as required.
+		const optional = "security:\n  - bearerAuth: []\n  - {}\n"
+		if !bytes.Contains(out, []byte(optional)) {
+			return nil, errors.New("openapi.yaml: the top-level security is not bearerAuth or none")
+		}
+		out = bytes.Replace(out, []byte(optional), []byte("security:\n  - bearerAuth: []\n"), 1)
+	}
 	js, err := yamlToJSON(out)
 	if err != nil {
 		return nil, err
