@@ -55,3 +55,21 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+// The JetStream backend keeps the contract on a three-server cluster with buckets of three
+// replicas, read through their stream leader.
+func TestConformanceReplicated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster")
+	}
+	servers := natstest.Cluster(t, t.TempDir(), 3)
+	js, err := natsjs.New(natstest.Connect(t, servers[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jetstream.New(js, jetstream.PageSize(10), jetstream.Replicas(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvtest.Conformance(t, s)
+}

@@ -25,6 +25,7 @@ type config struct {
 	readyBucket   string
 	metricsAddr   string
 	routes        string
+	replicas      int
 	interfaces    listFlag // of the standalone provider
 
 	authFile, jwtIssuer, jwtAudience, jwtJWKSURL, jwtJWKSFile, jwtClaim string
@@ -174,6 +175,7 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 	cfg.maxValueBytes = 16 << 20
 	fs.Var(byteSize{&cfg.maxValueBytes}, "max-value-bytes", "largest value accepted, e.g. 16MiB (default 16MiB)")
 	fs.BoolVar(&cfg.createBuckets, "create-buckets", true, "the embedded provider creates buckets on first write; false answers no-such-store")
+	fs.IntVar(&cfg.replicas, "replicas", 1, "replicas of the JetStream buckets the provider creates, 1 to 5 (more than 1 needs a\nJetStream cluster of at least as many servers); existing buckets keep theirs")
 	fs.DurationVar(&cfg.markerTTL, "delete-marker-ttl", jetstream.DefaultMarkerTTL, "how long a deleted key's marker stays in the JetStream buckets the provider creates;\n0 keeps markers for ever (needs NATS server 2.11 or later, else markers are kept)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
@@ -272,6 +274,9 @@ func (c *config) validate(gateway bool) error {
 	}
 	if gateway && (c.timeout <= 0 || c.maxKeyBytes <= 0 || c.maxBucketLen <= 0 || c.maxBatchItems <= 0) {
 		return errors.New("--timeout, --max-key-bytes, --max-bucket-bytes and --max-batch-items must be positive")
+	}
+	if c.replicas < 1 || c.replicas > 5 {
+		return fmt.Errorf("--replicas must be 1 to 5, got %d", c.replicas)
 	}
 	if c.markerTTL != 0 && c.markerTTL < time.Second {
 		return fmt.Errorf("--delete-marker-ttl must be 0 or at least 1s, got %v", c.markerTTL)

@@ -290,6 +290,7 @@ func startProvider(cfg config, ns *server.Server, log *slog.Logger, obs *observa
 			return nil, err
 		}
 		jopts := []jetstream.Option{jetstream.CreateBuckets(cfg.createBuckets), jetstream.DeleteMarkerTTL(cfg.markerTTL),
+			jetstream.Replicas(cfg.replicas), jetstream.Logger(log),
 			jetstream.OnBackendError(obs.metrics.BackendError("jetstream"))}
 		if obs.tracer != nil {
 			jopts = append(jopts, jetstream.WithTracerProvider(obs.tracer))

@@ -10,8 +10,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -208,4 +210,53 @@ func Operator(t testing.TB, dir string) (Option, string) {
 		o.TrustedOperators = []*jwt.OperatorClaims{opClaims}
 		o.AccountResolver = resolver
 	}, credsFile
+}
+
+// Cluster starts n servers with JetStream clustered on loopback, each with its store in a
+// directory of its own under dir, and waits until JetStream has a meta leader. Clients may
+// connect to any of them.
+func Cluster(t testing.TB, dir string, n int, opts ...Option) []*server.Server {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	var routes []*url.URL
+	for _, p := range ports {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	servers := make([]*server.Server, n)
+	for i := range n {
+		all := append([]Option{JetStream(filepath.Join(dir, fmt.Sprintf("s%d", i))), func(o *server.Options) {
+			o.ServerName = fmt.Sprintf("s%d", i)
+			o.Cluster = server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]}
+			o.Routes = routes
+		}}, opts...)
+		servers[i] = Run(t, all...)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ready := true
+		for _, s := range servers {
+			ready = ready && s.JetStreamIsClustered() && s.JetStreamIsCurrent()
+		}
+		if ready {
+			leader := false
+			for _, s := range servers {
+				leader = leader || s.JetStreamIsLeader()
+			}
+			if leader {
+				return servers
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("natstest: the cluster has no JetStream meta leader after 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -2,38 +2,104 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"time"
 
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
-// GetMany returns one element per key in request order, nil where a key is absent. The keys are
-// read concurrently (see Concurrency), each on its own, so the result is not a snapshot.
+// GetMany returns one element per key in request order, nil where a key is absent. The keys
+// are read with batched direct gets, up to getManyBatch keys a request (a server before 2.11
+// is asked key by key). The result is not a snapshot: each key is read at the moment the
+// server answering reaches it. A replicated bucket's batch is answered only by a server that
+// has reached the stream's last sequence as its leader tells it first (read.go).
 func (s *Store) GetMany(ctx context.Context, bucket string, keys []string) ([]*keyvalue.KeyValue, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var out []*keyvalue.KeyValue
 	err := s.do(ctx, "get-many", bucket, false, func(h *handle) error {
 		out = make([]*keyvalue.KeyValue, len(keys))
-		if h == nil {
+		if h == nil || len(keys) == 0 {
 			return nil
 		}
 		enc, err := h.keys(keys)
 		if err != nil {
 			return err
 		}
-		return s.each(ctx, len(keys), func(ctx context.Context, i int) error {
-			v, ok, err := h.get(ctx, enc[i])
-			if ok {
-				out[i] = &keyvalue.KeyValue{Key: keys[i], Value: v}
+		var minSeq uint64
+		if h.replicas > 1 {
+			if minSeq, err = s.lastStreamSeq(ctx, h); err != nil {
+				return err
 			}
-			return err
-		})
+		}
+		for start := 0; start < len(enc); start += getManyBatch {
+			end := min(start+getManyBatch, len(enc))
+			subjects := make([]string, 0, end-start)
+			for _, k := range enc[start:end] {
+				subjects = append(subjects, h.prefix+k)
+			}
+			got, err := s.freshMultiGet(ctx, h, subjects, minSeq)
+			if errors.Is(err, errNoBatch) || errors.Is(err, errStale) {
+				return s.getEach(ctx, h, keys[start:], enc[start:], out[start:])
+			}
+			if err != nil {
+				return err
+			}
+			for i, subj := range subjects {
+				if m := got[subj]; m != nil && !isDeleted(m.header) {
+					v := m.data
+					if v == nil {
+						v = []byte{}
+					}
+					out[start+i] = &keyvalue.KeyValue{Key: keys[start+i], Value: v}
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// getManyBatch is the most keys one batched direct get asks for.
+const getManyBatch = 256
+
+// errStale is a batched read answered only by replicas behind the leader.
+var errStale = errors.New("jetstream: the replicas that answered are behind the stream leader")
+
+// freshMultiGet is multiGet answered by a server that had reached minSeq: a lagging replica's
+// answer is asked again, twice, before errStale sends the caller to the leader key by key.
+// An answer that cannot tell how far its server had got (no subject held a message) counts as
+// fresh only when minSeq is 0.
+func (s *Store) freshMultiGet(ctx context.Context, h *handle, subjects []string, minSeq uint64) (map[string]*storedMsg, error) {
+	for attempt := 0; ; attempt++ {
+		got, upTo, err := s.multiGet(ctx, h, subjects)
+		if err != nil || minSeq == 0 || upTo >= minSeq {
+			return got, err
+		}
+		if attempt == 2 {
+			return nil, errStale
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 5 * time.Millisecond):
+		}
+	}
+}
+
+// getEach reads keys one request each, concurrently (see Concurrency).
+func (s *Store) getEach(ctx context.Context, h *handle, keys, enc []string, out []*keyvalue.KeyValue) error {
+	return s.each(ctx, len(keys), func(ctx context.Context, i int) error {
+		v, ok, err := s.get(ctx, h, enc[i])
+		if ok {
+			out[i] = &keyvalue.KeyValue{Key: keys[i], Value: v}
+		}
+		return err
+	})
 }
 
 // SetMany stores every item; a key given more than once ends with its last value. Names and

@@ -49,18 +49,9 @@ func (s *Store) Increment(ctx context.Context, bucket, key string, delta uint64)
 func (s *Store) increment(ctx context.Context, h *handle, k string, delta uint64) (uint64, error) {
 	backoff := minBackoff
 	for {
-		var current []byte
-		var rev uint64
-		e, err := h.kv.Get(ctx, k)
-		switch {
-		case errors.Is(err, natsjs.ErrKeyNotFound):
-		case err != nil:
+		current, rev, err := s.entry(ctx, h, k)
+		if err != nil {
 			return 0, err
-		default:
-			current, rev = e.Value(), e.Revision()
-			if current == nil {
-				current = []byte{}
-			}
 		}
 		sum, v, err := keyvalue.AddToCounter(current, delta)
 		if err != nil {
@@ -129,4 +120,38 @@ func (l *keyLocks) lock(ctx context.Context, name string) (func(), error) {
 		release()
 		return nil, ctx.Err()
 	}
+}
+
+// entry reads the encoded key k for a compare-and-set: its value (nil when absent) and the
+// revision to write over, 0 when nothing is there. A replicated bucket is read through its
+// leader, and a delete marker's revision is the one to write over: a stale read would only
+// make the write fail and be tried again, but a fresh one succeeds the first time.
+func (s *Store) entry(ctx context.Context, h *handle, k string) ([]byte, uint64, error) {
+	if h.replicas > 1 {
+		m, err := s.leaderGet(ctx, h, h.prefix+k)
+		switch {
+		case errors.Is(err, errNoMessage):
+			return nil, 0, nil
+		case err != nil:
+			return nil, 0, err
+		case isDeleted(m.header):
+			return nil, m.seq, nil
+		}
+		if m.data == nil {
+			m.data = []byte{}
+		}
+		return m.data, m.seq, nil
+	}
+	e, err := h.kv.Get(ctx, k)
+	switch {
+	case errors.Is(err, natsjs.ErrKeyNotFound):
+		return nil, 0, nil // kv.Create writes over a delete marker itself
+	case err != nil:
+		return nil, 0, err
+	}
+	v := e.Value()
+	if v == nil {
+		v = []byte{}
+	}
+	return v, e.Revision(), nil
 }

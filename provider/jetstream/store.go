@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,7 @@ type Option func(*options) error
 type options struct {
 	onBackendError func(op string, err error)
 	tracer         trace.TracerProvider
+	log            *slog.Logger
 	createBuckets  bool
 	pageSize      int
 	concurrency   int
@@ -129,6 +131,12 @@ func DeleteMarkerTTL(d time.Duration) Option {
 	}
 }
 
+// Logger sets where the Store tells what an operator should know: a bucket found with
+// another number of replicas than it would create. Default: slog.Default().
+func Logger(l *slog.Logger) Option {
+	return func(o *options) error { o.log = l; return nil }
+}
+
 // OnBackendError has f called with each error of JetStream itself, as opposed to an answer
 // such as a bucket that does not exist: the server refusing a request, a timeout, a lost
 // connection. op names the operation ("get", "put", "bucket" for looking a bucket up or
@@ -162,6 +170,7 @@ type handle struct {
 	names
 	kv         natsjs.KeyValue
 	history    int64 // revisions kept per key; list-keys checks for latest revisions above 1
+	replicas   int   // of the bucket's stream
 	maxMsgSize int32 // the stream's limit per message, or <= 0 for none
 	// markerTTL is how long a delete marker stays, or 0 for a bucket that keeps them: one
 	// without per-message TTLs, or one keeping history, which a purge would erase.
@@ -184,6 +193,7 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 			storage:       natsjs.FileStorage,
 			timeout:       DefaultTimeout,
 			markerTTL:     DefaultMarkerTTL,
+			log:           slog.Default(),
 		},
 	}
 	for _, o := range opts {
@@ -264,11 +274,16 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 	if bs, ok := st.(*natsjs.KeyValueBucketStatus); ok && bs.StreamInfo() != nil {
 		cfg := bs.StreamInfo().Config
 		h.maxMsgSize = cfg.MaxMsgSize
+		h.replicas = max(1, cfg.Replicas)
 		if h.history == 1 && cfg.AllowMsgTTL {
 			h.markerTTL = cfg.SubjectDeleteMarkerTTL
 		}
 	}
-	actual, _ := s.handles.LoadOrStore(n.encoded, h)
+	actual, loaded := s.handles.LoadOrStore(n.encoded, h)
+	if !loaded && h.replicas != s.opts.replicas {
+		s.opts.log.Warn("bucket has another number of replicas than the provider creates; using it as it is",
+			"bucket", bucket, "stream", h.stream, "replicas", h.replicas, "provider_replicas", s.opts.replicas)
+	}
 	return actual.(*handle), nil
 }
 
@@ -367,14 +382,28 @@ func (s *Store) Get(ctx context.Context, bucket, key string) (value []byte, ok b
 		if err != nil {
 			return err
 		}
-		value, ok, err = h.get(ctx, k)
+		value, ok, err = s.get(ctx, h, k)
 		return err
 	})
 	return value, ok, err
 }
 
-// get reads the encoded key k; a deleted key is absent.
-func (h *handle) get(ctx context.Context, k string) ([]byte, bool, error) {
+// get reads the encoded key k; a deleted key is absent. A replicated bucket is read through
+// its stream leader (read.go).
+func (s *Store) get(ctx context.Context, h *handle, k string) ([]byte, bool, error) {
+	if h.replicas > 1 {
+		m, err := s.leaderGet(ctx, h, h.prefix+k)
+		if errors.Is(err, errNoMessage) || err == nil && isDeleted(m.header) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if m.data == nil {
+			m.data = []byte{}
+		}
+		return m.data, true, nil
+	}
 	e, err := h.kv.Get(ctx, k)
 	if errors.Is(err, natsjs.ErrKeyNotFound) {
 		return nil, false, nil
