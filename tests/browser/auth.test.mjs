@@ -285,6 +285,13 @@ describe('browser UI with API tokens', { timeout: HARD_LIMIT_MS }, () => {
     assert.equal(await tabs.getByRole('link', { name: 'New key' }).count(), 0, 'no New key tab');
     assert.ok(await tabs.getByRole('link', { name: 'Batch' }).isVisible());
     assert.equal(await page.locator('[data-access="bucket"]').textContent(), 'Token “reader” may not write or delete keys in this bucket.');
+    // Where the bucket is served (GET /buckets/users, which needs read, so the reader sees it):
+    // the card says what the gateway answers the same token.
+    const described = await (await api('GET', '/buckets/users', { token: tokens.reader.token })).json();
+    const served = page.locator('section.served[data-served="ok"]');
+    assert.equal(await served.locator('[data-served-fact="target"]').textContent(), described.target);
+    assert.equal(await served.locator('[data-served-fact="route"]').textContent(), described.route.pattern);
+    assert.deepEqual(await served.locator('[data-interface]').evaluateAll((lis) => Object.fromEntries(lis.map((li) => [li.dataset.interface, li.dataset.state]))), described.interfaces);
     await page.locator('#identity summary').click();
     assert.equal(await page.locator('#identity [data-identity="expires"]').textContent(), 'never');
     await page.locator('#identity summary').click();

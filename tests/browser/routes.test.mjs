@@ -349,6 +349,17 @@ describe('browser UI with routed buckets', { timeout: HARD_LIMIT_MS }, () => {
     gateway.proc.kill('SIGHUP');
   });
 
+  test('limits are written compactly: whole KiB, MiB and GiB, else the exact size', async () => {
+    const page = await newPage();
+    await open(page, '#/', 'home');
+    const out = await page.evaluate(async () => {
+      const f = await import('/ui/js/format.js');
+      return [1024, 1536, 64 << 20, 1 << 30, 1000, 3 * 1024 * 1024 + 1].map((n) => f.shortSize(n));
+    });
+    assert.deepEqual(out, ['1 KiB', '1,536 bytes (1.5 KiB)', '64 MiB', '1 GiB', '1,000 bytes', '3,145,729 bytes (3.0 MiB)']);
+    await page.close();
+  });
+
   test('no script errors or CSP violations happened', () => {
     assert.deepEqual(pageErrors, []);
   });
