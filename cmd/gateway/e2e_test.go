@@ -713,7 +713,7 @@ func TestLeastPrivilegeNATS(t *testing.T) {
 			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
 		}},
 		&server.User{Username: "provider", Password: "prov-pass", Permissions: &server.Permissions{
-			Publish:   &server.SubjectPermission{Allow: []string{"_INBOX.>", "$JS.API.>", "$KV.>"}},
+			Publish:   &server.SubjectPermission{Allow: []string{"_INBOX.>", "$JS.API.>", "$KV.>", "$KVC.>"}},
 			Subscribe: &server.SubjectPermission{Allow: []string{prefix + ".wrpc.>", "_INBOX.>"}},
 		}},
 	))

@@ -325,6 +325,9 @@ func startProvider(cfg config, ns *server.Server, log *slog.Logger, obs *observa
 		if err := p.Close(ctx); err != nil {
 			log.Warn("provider shutdown", "err", err)
 		}
+		if c, ok := store.(interface{ Close() }); ok {
+			c.Close()
+		}
 		drain(nc, log)
 	}, nil
 }

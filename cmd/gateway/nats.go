@@ -8,7 +8,6 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -42,9 +41,8 @@ func startEmbeddedNATS(cfg config, log *slog.Logger) (*server.Server, error) {
 		NoSigs:     true, // the gateway handles signals and shuts the server down itself
 		JetStream:  true,
 		StoreDir:   storeDir,
-		// A value travels to JetStream as one message, so the largest value plus room for
-		// its subject and headers must fit in max_payload.
-		MaxPayload: int32(cfg.maxValueBytes + 1<<20),
+		// max_payload stays at its stock 1 MiB: wRPC calls travel in messages of at most
+		// that, and JetStream stores larger values in chunks, as it does on any server.
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -56,8 +54,7 @@ func startEmbeddedNATS(cfg config, log *slog.Logger) (*server.Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded NATS did not start listening on %s", cfg.natsListen)
 	}
-	log.Info("embedded NATS server ready", "addr", ns.Addr().String(), "jetstream", storeDir,
-		"max_payload", opts.MaxPayload)
+	log.Info("embedded NATS server ready", "addr", ns.Addr().String(), "jetstream", storeDir)
 	return ns, nil
 }
 
@@ -138,14 +135,7 @@ type natsLogger struct{ log *slog.Logger }
 func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 
 func (l natsLogger) Warnf(format string, v ...any) {
-	msg := fmt.Sprintf(format, v...)
-	if strings.HasPrefix(msg, "Maximum payloads over") {
-		// Deliberate: a value is one JetStream message, so max_payload must hold the
-		// largest value. Nothing for the operator to act on.
-		l.log.Debug(msg)
-		return
-	}
-	l.log.Warn(msg)
+	l.log.Warn(fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Fatalf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l natsLogger) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }

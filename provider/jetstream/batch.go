@@ -29,7 +29,11 @@ func (s *Store) GetMany(ctx context.Context, bucket string, keys []string) ([]*k
 		}
 		var minSeq uint64
 		if h.replicas > 1 {
-			if minSeq, err = s.lastStreamSeq(ctx, h); err != nil {
+			err = attempt(ctx, "read", func(ctx context.Context) error {
+				minSeq, err = s.lastStreamSeq(ctx, h)
+				return err
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -47,11 +51,18 @@ func (s *Store) GetMany(ctx context.Context, bucket string, keys []string) ([]*k
 				return err
 			}
 			for i, subj := range subjects {
-				if m := got[subj]; m != nil && !isDeleted(m.header) {
-					v := m.data
-					if v == nil {
-						v = []byte{}
-					}
+				m := got[subj]
+				if m == nil || isDeleted(m.header) {
+					continue
+				}
+				v, ok, err := s.readValue(ctx, h, m)
+				if err == nil && !ok { // replaced while its chunks were read
+					v, ok, err = s.get(ctx, h, enc[start+i])
+				}
+				if err != nil {
+					return err
+				}
+				if ok {
 					out[start+i] = &keyvalue.KeyValue{Key: keys[start+i], Value: v}
 				}
 			}
@@ -122,10 +133,10 @@ func (s *Store) SetMany(ctx context.Context, bucket string, items []keyvalue.Key
 		}
 		// Concurrent writes of one key would race; only its last value needs writing.
 		idx := lastOccurrences(enc)
+		defer s.gc.noteWrite(h)
 		return s.each(ctx, len(idx), func(ctx context.Context, j int) error {
 			i := idx[j]
-			_, err := h.kv.Put(ctx, enc[i], items[i].Value)
-			return err
+			return s.setValue(ctx, h, enc[i], items[i].Value)
 		})
 	})
 }
@@ -143,8 +154,9 @@ func (s *Store) DeleteMany(ctx context.Context, bucket string, keys []string) er
 			return err
 		}
 		idx := lastOccurrences(enc)
+		defer s.gc.noteWrite(h)
 		return s.each(ctx, len(idx), func(ctx context.Context, j int) error {
-			return h.delete(ctx, enc[idx[j]])
+			return s.deleteKey(ctx, h, enc[idx[j]])
 		})
 	})
 }
@@ -179,10 +191,15 @@ func lastOccurrences(names []string) []int {
 // each runs fn for 0..n-1 with at most the configured number in flight, and returns the first
 // error; after it the remaining calls are not started and the running ones see ctx canceled.
 func (s *Store) each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	return s.eachN(ctx, n, s.opts.concurrency, fn)
+}
+
+// eachN is each with at most limit calls in flight.
+func (s *Store) eachN(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
 	if n == 0 {
 		return nil
 	}
-	if n == 1 || s.opts.concurrency == 1 {
+	if n == 1 || limit == 1 {
 		for i := range n {
 			if err := fn(ctx, i); err != nil {
 				return err
@@ -197,7 +214,7 @@ func (s *Store) each(ctx context.Context, n int, fn func(ctx context.Context, i 
 		once     sync.Once
 		firstErr error
 	)
-	sem := make(chan struct{}, s.opts.concurrency)
+	sem := make(chan struct{}, limit)
 	for i := range n {
 		select {
 		case sem <- struct{}{}:

@@ -57,15 +57,11 @@ func (s *Store) increment(ctx context.Context, h *handle, k string, delta uint64
 		if err != nil {
 			return 0, err
 		}
-		if rev == 0 {
-			_, err = h.kv.Create(ctx, k, v)
-		} else {
-			_, err = h.kv.Update(ctx, k, v, rev)
-		}
+		_, err = s.write(ctx, h, k, v, nil, natsjs.WithExpectLastSequencePerSubject(rev))
 		if err == nil {
 			return sum, nil
 		}
-		if !errors.Is(err, natsjs.ErrKeyExists) && !errors.Is(err, natsjs.ErrKeyRevisionMismatch) {
+		if !isWrongLastSeq(err) {
 			return 0, err
 		}
 		s.conflicts.Add(1)
@@ -122,36 +118,22 @@ func (l *keyLocks) lock(ctx context.Context, name string) (func(), error) {
 	}
 }
 
-// entry reads the encoded key k for a compare-and-set: its value (nil when absent) and the
-// revision to write over, 0 when nothing is there. A replicated bucket is read through its
-// leader, and a delete marker's revision is the one to write over: a stale read would only
-// make the write fail and be tried again, but a fresh one succeeds the first time.
+// entry reads the encoded key k for a compare-and-set, from the stream leader: its value (nil
+// when absent) and the revision to write over, that of a delete marker included, 0 when the
+// key has no message at all. A value in chunks is not a counter: its manifest's empty data
+// is what AddToCounter refuses.
 func (s *Store) entry(ctx context.Context, h *handle, k string) ([]byte, uint64, error) {
-	if h.replicas > 1 {
-		m, err := s.leaderGet(ctx, h, h.prefix+k)
-		switch {
-		case errors.Is(err, errNoMessage):
-			return nil, 0, nil
-		case err != nil:
-			return nil, 0, err
-		case isDeleted(m.header):
-			return nil, m.seq, nil
-		}
-		if m.data == nil {
-			m.data = []byte{}
-		}
-		return m.data, m.seq, nil
-	}
-	e, err := h.kv.Get(ctx, k)
+	m, err := s.lastMsg(ctx, h, h.prefix+k)
 	switch {
-	case errors.Is(err, natsjs.ErrKeyNotFound):
-		return nil, 0, nil // kv.Create writes over a delete marker itself
+	case errors.Is(err, errNoMessage):
+		return nil, 0, nil
 	case err != nil:
 		return nil, 0, err
+	case isDeleted(m.header):
+		return nil, m.seq, nil
 	}
-	v := e.Value()
-	if v == nil {
-		v = []byte{}
+	if m.data == nil {
+		m.data = []byte{}
 	}
-	return v, e.Revision(), nil
+	return m.data, m.seq, nil
 }

@@ -55,6 +55,30 @@ type msgGetResponse struct {
 // errNoMessage is a read of a subject that holds no message.
 var errNoMessage = errors.New("jetstream: no message")
 
+// lastMsg reads the last message of subj in h's stream, trying again while JetStream has no
+// leader to answer: from the stream leader when the bucket is replicated (read-your-writes),
+// else by direct get, as JetStream KV reads. errNoMessage when there is none.
+func (s *Store) lastMsg(ctx context.Context, h *handle, subj string) (*storedMsg, error) {
+	var m *storedMsg
+	err := attempt(ctx, "read", func(ctx context.Context) error {
+		if h.replicas > 1 {
+			var err error
+			m, err = s.leaderGet(ctx, h, subj)
+			return s.gone(ctx, h, err)
+		}
+		raw, err := h.st.GetLastMsgForSubject(ctx, subj)
+		if errors.Is(err, natsjs.ErrMsgNotFound) {
+			return errNoMessage
+		}
+		if err != nil {
+			return s.gone(ctx, h, err)
+		}
+		m = &storedMsg{subject: raw.Subject, seq: raw.Sequence, header: raw.Header, data: raw.Data}
+		return nil
+	})
+	return m, err
+}
+
 // leaderGet reads the last message of subj from the stream leader; errNoMessage when there
 // is none.
 func (s *Store) leaderGet(ctx context.Context, h *handle, subj string) (*storedMsg, error) {

@@ -62,6 +62,7 @@ func newStore(t testing.TB, js natsjs.JetStream, opts ...Option) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 

@@ -54,6 +54,8 @@ type options struct {
 	storage       natsjs.StorageType
 	timeout       time.Duration
 	markerTTL     time.Duration
+	chunkGrace    time.Duration
+	chunkSize     int // of the chunks of large values; 0: the server's max_payload (tests set less)
 }
 
 // CreateBuckets sets whether a bucket comes into being on its first write (the default). With
@@ -161,6 +163,7 @@ type Store struct {
 	tracer  trace.Tracer // nil: no spans
 	handles sync.Map     // encoded bucket name -> *handle
 	locks   keyLocks
+	gc      *collector
 
 	conflicts atomic.Uint64 // increment attempts that lost a compare-and-set race
 }
@@ -169,6 +172,9 @@ type Store struct {
 type handle struct {
 	names
 	kv         natsjs.KeyValue
+	st         natsjs.Stream // the bucket's stream, for direct gets
+	mirrored   bool          // the stream is a mirror: it takes no subjects of its own
+	chunks     atomic.Bool   // the stream takes the subjects of chunks (chunks.go)
 	history    int64 // revisions kept per key; list-keys checks for latest revisions above 1
 	replicas   int   // of the bucket's stream
 	maxMsgSize int32 // the stream's limit per message, or <= 0 for none
@@ -193,6 +199,7 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 			storage:       natsjs.FileStorage,
 			timeout:       DefaultTimeout,
 			markerTTL:     DefaultMarkerTTL,
+			chunkGrace:    DefaultChunkGrace,
 			log:           slog.Default(),
 		},
 	}
@@ -201,6 +208,7 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.gc = newCollector(s)
 	if s.opts.tracer != nil {
 		s.tracer = s.opts.tracer.Tracer("github.com/wrpc-kv/gateway/provider/jetstream")
 	}
@@ -218,6 +226,10 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Close stops the Store's collector of unused chunks. The Store must not be used after it;
+// the connection stays open.
+func (s *Store) Close() { s.gc.close() }
 
 // withTimeout applies the default timeout to a context without a deadline.
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -265,18 +277,21 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 	if err != nil {
 		return nil, s.mapErr("bucket", err)
 	}
-	h := &handle{names: n, kv: kv, history: 1}
-	st, err := kv.Status(ctx)
+	st, err := s.js.Stream(ctx, n.stream)
 	if err != nil {
 		return nil, s.mapErr("bucket", err)
 	}
-	h.history = st.History()
-	if bs, ok := st.(*natsjs.KeyValueBucketStatus); ok && bs.StreamInfo() != nil {
-		cfg := bs.StreamInfo().Config
-		h.maxMsgSize = cfg.MaxMsgSize
-		h.replicas = max(1, cfg.Replicas)
-		if h.history == 1 && cfg.AllowMsgTTL {
-			h.markerTTL = cfg.SubjectDeleteMarkerTTL
+	cfg := st.CachedInfo().Config
+	h := &handle{names: n, kv: kv, st: st, mirrored: cfg.Mirror != nil}
+	h.history = max(1, cfg.MaxMsgsPerSubject)
+	h.maxMsgSize = cfg.MaxMsgSize
+	h.replicas = max(1, cfg.Replicas)
+	if h.history == 1 && cfg.AllowMsgTTL {
+		h.markerTTL = cfg.SubjectDeleteMarkerTTL
+	}
+	for _, subj := range cfg.Subjects {
+		if subj == h.chunkFilter() {
+			h.chunks.Store(true)
 		}
 	}
 	actual, loaded := s.handles.LoadOrStore(n.encoded, h)
@@ -356,12 +371,9 @@ func (s *Store) mapErr(op string, err error) error {
 	return fmt.Errorf("jetstream: %w", err)
 }
 
-// checkValue reports a value that the server or the bucket would refuse, naming the limit.
+// checkValue reports a value that the bucket would refuse, naming the limit. Values over the
+// server's max_payload are stored in chunks (chunks.go).
 func (s *Store) checkValue(h *handle, v []byte) error {
-	if max := s.nc.MaxPayload(); int64(len(v)) > max {
-		return &keyvalue.OtherError{Message: fmt.Sprintf(
-			"value of %d bytes exceeds the NATS server's max_payload of %d bytes", len(v), max)}
-	}
 	if h.maxMsgSize > 0 && len(v) > int(h.maxMsgSize) {
 		return &keyvalue.OtherError{Message: fmt.Sprintf(
 			"value of %d bytes exceeds the bucket's maximum value size of %d bytes", len(v), h.maxMsgSize)}
@@ -389,33 +401,33 @@ func (s *Store) Get(ctx context.Context, bucket, key string) (value []byte, ok b
 }
 
 // get reads the encoded key k; a deleted key is absent. A replicated bucket is read through
-// its stream leader (read.go).
+// its stream leader (read.go); a value in chunks is put together (chunks.go).
 func (s *Store) get(ctx context.Context, h *handle, k string) ([]byte, bool, error) {
-	if h.replicas > 1 {
-		m, err := s.leaderGet(ctx, h, h.prefix+k)
+	var prev uint64
+	for {
+		m, err := s.lastMsg(ctx, h, h.prefix+k)
+		if err == nil && m.seq == prev {
+			// The same manifest, its chunks missing: a replica that has not caught up.
+			select {
+			case <-ctx.Done():
+				return nil, false, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
 		if errors.Is(err, errNoMessage) || err == nil && isDeleted(m.header) {
 			return nil, false, nil
 		}
 		if err != nil {
 			return nil, false, err
 		}
-		if m.data == nil {
-			m.data = []byte{}
+		v, ok, err := s.readValue(ctx, h, m)
+		if ok || err != nil {
+			return v, ok, err
 		}
-		return m.data, true, nil
+		// Chunks missing: the value was replaced while they were read, or a replica is
+		// behind. The key again tells which.
+		prev = m.seq
 	}
-	e, err := h.kv.Get(ctx, k)
-	if errors.Is(err, natsjs.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	v := e.Value()
-	if v == nil {
-		v = []byte{}
-	}
-	return v, true, nil
 }
 
 // Set stores value at key; the value is written out before Set returns, so the caller may
@@ -431,8 +443,11 @@ func (s *Store) Set(ctx context.Context, bucket, key string, value []byte) error
 		if err := s.checkValue(h, value); err != nil {
 			return err
 		}
-		_, err = h.kv.Put(ctx, k, value)
-		return err
+		if err := s.setValue(ctx, h, k, value); err != nil {
+			return err
+		}
+		s.gc.noteWrite(h)
+		return nil
 	})
 }
 
@@ -450,22 +465,35 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 		if err != nil {
 			return err
 		}
-		return h.delete(ctx, k)
+		if err := s.deleteKey(ctx, h, k); err != nil {
+			return err
+		}
+		s.gc.noteWrite(h)
+		return nil
 	})
 }
 
-// delete removes the encoded key k. With history 1 a purge removes what a delete would, and
-// its marker can expire.
-func (h *handle) delete(ctx context.Context, k string) error {
-	if h.markerTTL > 0 {
-		return h.kv.Purge(ctx, k, natsjs.PurgeTTL(h.markerTTL))
-	}
-	return h.kv.Delete(ctx, k)
-}
-
 // Exists reports whether key is present. JetStream has no way to read a key's presence without
-// its value, so the value travels from the server to the Store (not to the caller).
-func (s *Store) Exists(ctx context.Context, bucket, key string) (bool, error) {
-	_, ok, err := s.Get(ctx, bucket, key)
+// its message, so a value of one message travels from the server to the Store (not to the
+// caller); of a value in chunks, only its manifest does.
+func (s *Store) Exists(ctx context.Context, bucket, key string) (ok bool, err error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	err = s.do(ctx, "exists", bucket, false, func(h *handle) error {
+		ok = false
+		if h == nil {
+			return nil
+		}
+		k, err := h.key(key)
+		if err != nil {
+			return err
+		}
+		m, err := s.lastMsg(ctx, h, h.prefix+k)
+		if errors.Is(err, errNoMessage) {
+			return nil
+		}
+		ok = err == nil && !isDeleted(m.header)
+		return err
+	})
 	return ok, err
 }

@@ -597,23 +597,9 @@ func TestBucketDeletedBehindTheCache(t *testing.T) {
 	}
 }
 
-func TestValueTooLarge(t *testing.T) {
-	ns := startServer(t, t.TempDir(), func(o *server.Options) { o.MaxPayload = 4096 })
-	js := connect(t, ns)
-	s := newStore(t, js)
+func TestValueLimitOfTheBucket(t *testing.T) {
+	s, js := testStore(t)
 	ctx := testCtx(t)
-	if err := s.Set(ctx, "b", "ok", make([]byte, 4096)); err != nil {
-		t.Fatalf("Set of max_payload bytes = %v", err)
-	}
-	for name, err := range map[string]error{
-		"Set":     s.Set(ctx, "b", "big", make([]byte, 4097)),
-		"SetMany": s.SetMany(ctx, "b", []keyvalue.KeyValue{{Key: "a"}, {Key: "big", Value: make([]byte, 4097)}}),
-	} {
-		if !isOther(err) || !strings.Contains(err.Error(), "max_payload of 4096") {
-			t.Errorf("%s too large = %v; want an OtherError naming max_payload", name, err)
-		}
-	}
-
 	// A bucket made elsewhere with a smaller value limit.
 	if _, err := js.CreateKeyValue(ctx, natsjs.KeyValueConfig{Bucket: "small", MaxValueSize: 100}); err != nil {
 		t.Fatal(err)
