@@ -74,4 +74,3 @@ func authDescription(a *auth.Authenticator) string {
 	}
 	return strings.Join(a.Kinds(), ", ")
 }
-

@@ -15,35 +15,35 @@ import (
 
 // config is everything the command line and the GATEWAY_* environment variables set.
 type config struct {
-	httpAddr      string
-	natsURL       string
-	natsListen    string
-	dataDir       string
-	provider      string
-	prefix        string
-	headers       headerFlag
-	readyBucket   string
-	metricsAddr   string
-	routes        string
-	replicas      int
-	interfaces    listFlag // of the standalone provider
+	httpAddr    string
+	natsURL     string
+	natsListen  string
+	dataDir     string
+	provider    string
+	prefix      string
+	headers     headerFlag
+	readyBucket string
+	metricsAddr string
+	routes      string
+	replicas    int
+	interfaces  listFlag // of the standalone provider
 
 	authFile, jwtIssuer, jwtAudience, jwtJWKSURL, jwtJWKSFile, jwtClaim string
 	jwtRate, anonymousRate                                              rateFlag
 	allowUnauthenticated                                                bool
 	tlsCert, tlsKey                                                     string
-	timeout       time.Duration
-	maxValueBytes int64
-	maxBuffered   int64
-	maxKeyBytes   int
-	maxBucketLen  int
-	corsOrigins   listFlag
-	maxBatchItems int
-	createBuckets bool
-	markerTTL     time.Duration
-	shutdownWait  time.Duration
-	logFormat     string
-	logLevel      slog.Level
+	timeout                                                             time.Duration
+	maxValueBytes                                                       int64
+	maxBuffered                                                         int64
+	maxKeyBytes                                                         int
+	maxBucketLen                                                        int
+	corsOrigins                                                         listFlag
+	maxBatchItems                                                       int
+	createBuckets                                                       bool
+	markerTTL                                                           time.Duration
+	shutdownWait                                                        time.Duration
+	logFormat                                                           string
+	logLevel                                                            slog.Level
 
 	natsCreds, natsNKey, natsUser, natsPassword, natsToken string
 	natsTLSCA, natsTLSCert, natsTLSKey                     string

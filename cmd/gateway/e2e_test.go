@@ -83,8 +83,8 @@ type gatewayProc struct {
 	nats string // the embedded NATS server's client URL, if any
 	// metrics is the URL of /metrics with --metrics-addr, logged before the process listens.
 	metrics string
-	logs *syncBuffer
-	done chan error
+	logs    *syncBuffer
+	done    chan error
 }
 
 // startGateway runs the binary with JSON logs on random loopback ports and waits until it

@@ -145,7 +145,6 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-
 func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 	var cleanup stack
 	defer cleanup.unwind()
@@ -192,22 +191,22 @@ func runGateway(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 
 	hopts := handlers.Options{
-		Auth:                authn,
-		Store:               router,
-		Buckets:             routedBuckets{router},
-		Ready:               router.Ready,
-		ReadyVerbose:        func(ctx context.Context) (any, error) { return router.Report(ctx) },
-		MaxBatchBodyBytes:   handlers.DefaultBatchBodyBytes(cfg.maxValueBytes),
-		MaxValueBytes:       cfg.maxValueBytes,
-		MaxKeyBytes:         cfg.maxKeyBytes,
-		MaxBucketBytes:      cfg.maxBucketLen,
-		CORSOrigins:         cfg.corsOrigins,
-		MaxBatchItems:       cfg.maxBatchItems,
-		MaxBufferedBytes:    cfg.maxBuffered,
-		Logger:              log,
-		UI:                  web.Handler(),
-		Observer:            obs.metrics,
-		Metrics:             metricsHere,
+		Auth:              authn,
+		Store:             router,
+		Buckets:           routedBuckets{router},
+		Ready:             router.Ready,
+		ReadyVerbose:      func(ctx context.Context) (any, error) { return router.Report(ctx) },
+		MaxBatchBodyBytes: handlers.DefaultBatchBodyBytes(cfg.maxValueBytes),
+		MaxValueBytes:     cfg.maxValueBytes,
+		MaxKeyBytes:       cfg.maxKeyBytes,
+		MaxBucketBytes:    cfg.maxBucketLen,
+		CORSOrigins:       cfg.corsOrigins,
+		MaxBatchItems:     cfg.maxBatchItems,
+		MaxBufferedBytes:  cfg.maxBuffered,
+		Logger:            log,
+		UI:                web.Handler(),
+		Observer:          obs.metrics,
+		Metrics:           metricsHere,
 	}
 	if obs.tracer != nil {
 		hopts.TracerProvider = obs.tracer

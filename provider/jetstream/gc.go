@@ -44,8 +44,8 @@ type collector struct {
 	stopped sync.Once
 	done    chan struct{}
 
-	sweep time.Duration // sweepInterval, less in tests
-	passes, removed uint64 // for tests, under mu
+	sweep           time.Duration // sweepInterval, less in tests
+	passes, removed uint64        // for tests, under mu
 }
 
 func newCollector(s *Store) *collector {

@@ -48,14 +48,14 @@ type options struct {
 	tracer         trace.TracerProvider
 	log            *slog.Logger
 	createBuckets  bool
-	pageSize      int
-	concurrency   int
-	replicas      int
-	storage       natsjs.StorageType
-	timeout       time.Duration
-	markerTTL     time.Duration
-	chunkGrace    time.Duration
-	chunkSize     int // of the chunks of large values; 0: the server's max_payload (tests set less)
+	pageSize       int
+	concurrency    int
+	replicas       int
+	storage        natsjs.StorageType
+	timeout        time.Duration
+	markerTTL      time.Duration
+	chunkGrace     time.Duration
+	chunkSize      int // of the chunks of large values; 0: the server's max_payload (tests set less)
 }
 
 // CreateBuckets sets whether a bucket comes into being on its first write (the default). With
@@ -175,9 +175,9 @@ type handle struct {
 	st         natsjs.Stream // the bucket's stream, for direct gets
 	mirrored   bool          // the stream is a mirror: it takes no subjects of its own
 	chunks     atomic.Bool   // the stream takes the subjects of chunks (chunks.go)
-	history    int64 // revisions kept per key; list-keys checks for latest revisions above 1
-	replicas   int   // of the bucket's stream
-	maxMsgSize int32 // the stream's limit per message, or <= 0 for none
+	history    int64         // revisions kept per key; list-keys checks for latest revisions above 1
+	replicas   int           // of the bucket's stream
+	maxMsgSize int32         // the stream's limit per message, or <= 0 for none
 	// markerTTL is how long a delete marker stays, or 0 for a bucket that keeps them: one
 	// without per-message TTLs, or one keeping history, which a purge would erase.
 	markerTTL time.Duration

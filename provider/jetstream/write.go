@@ -3,7 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
-		"time"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
