@@ -68,6 +68,8 @@ step_go() {
   cargo build --quiet --release --locked --manifest-path interop/wcprovider/Cargo.toml || return
   export WCPROVIDER_BIN="$CARGO_TARGET_DIR/release/wcprovider"
   go vet ./... || return
+  unformatted=$(gofmt -l $(git ls-files '*.go')) || return
+  if [ -n "$unformatted" ]; then echo "not gofmt-formatted:"; echo "$unformatted"; return 1; fi
   gateway_binary || return
   go test -race -count=1 -timeout 15m ./...
 }
