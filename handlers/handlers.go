@@ -130,12 +130,12 @@ type handler struct {
 	store    keyvalue.Store
 	log      *slog.Logger
 	observer Observer
-	spec   *spec
-	mux    *chi.Mux
-	allow  map[string]string // pattern -> Allow header value
-	cors   corsPolicy
-	apiTop []string
-	budget *bodyBudget
+	spec     *spec
+	mux      *chi.Mux
+	allow    map[string]string // pattern -> Allow header value
+	cors     corsPolicy
+	apiTop   []string
+	budget   *bodyBudget
 	// servedDoc is the document last served with a routing table's x-routes.
 	servedDoc atomic.Pointer[servedSpec]
 
@@ -166,7 +166,7 @@ var operations = []*operation{
 	{method: http.MethodGet, pattern: "/metrics", id: "getMetrics", public: true, serve: (*handler).metrics},
 }
 
-func incrementLimit(*handler, string) int64 { return maxIncrementBodyBytes }
+func incrementLimit(*handler, string) int64      { return maxIncrementBodyBytes }
 func batchLimit(h *handler, bucket string) int64 { return h.limits(bucket).MaxBatchBodyBytes }
 
 // New returns the gateway's HTTP handler. It fails when an option is out of range or when
@@ -180,14 +180,14 @@ func New(opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	h := &handler{
-		opts:   opts,
-		store:  opts.Store,
+		opts:     opts,
+		store:    opts.Store,
 		log:      opts.Logger,
 		observer: opts.Observer,
 		spec:     sp,
-		allow:  make(map[string]string),
-		cors:   newCORSPolicy(opts.CORSOrigins),
-		budget: newBodyBudget(opts.MaxBufferedBytes, opts.BufferWait, opts.Observer),
+		allow:    make(map[string]string),
+		cors:     newCORSPolicy(opts.CORSOrigins),
+		budget:   newBodyBudget(opts.MaxBufferedBytes, opts.BufferWait, opts.Observer),
 		// The handlers apply defaults themselves, so the validator never rewrites a
 		// request's query or body.
 		validateAll: openapi3filter.Options{SkipSettingDefaults: true},

@@ -293,7 +293,7 @@ func yamlToJSON(src []byte) ([]byte, error) {
 
 // servedSpec is the document as served: the spec with the routing table's info.x-routes.
 type servedSpec struct {
-	version   uint64
+	version    uint64
 	yaml, json []byte
 }
 

@@ -210,7 +210,7 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 		{"wrpckv_http_request_duration_seconds", l{"operation": "getValue"}, 6},
 		{"wrpckv_http_request_body_bytes_total", l{"operation": "putValue"}, 5},
 		{"wrpckv_http_response_body_bytes_total", l{"operation": "getValue"}, -2}, // > 5, checked below
-		{"wrpckv_http_requests_in_flight", nil, 1},                              // the scrape itself
+		{"wrpckv_http_requests_in_flight", nil, 1},                                // the scrape itself
 		// k, missing, and x, y, z key by key for the batch/get
 		{"wrpckv_wrpc_client_calls_total", l{"interface": "store", "function": "get", "outcome": "ok"}, 5},
 		{"wrpckv_wrpc_client_calls_total", l{"interface": "store", "function": "get", "outcome": "no_such_store"}, 1},
