@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
@@ -99,6 +100,9 @@ func problemFor(err error, in *input) *problem {
 		p = newProblem(kindNoSuchStore, "the provider has no bucket %q", bucket)
 	case errors.Is(err, keyvalue.ErrAccessDenied):
 		p = newProblem(kindAccessDenied, "the provider denied access to bucket %q", bucket)
+	case errors.As(err, &other) && other.IsUnavailable():
+		p = newProblem(kindUnavailable, "the provider cannot serve bucket %q for now: %s", bucket,
+			strings.TrimPrefix(other.Message, keyvalue.UnavailablePrefix))
 	case errors.As(err, &other):
 		p = newProblem(kindProviderError, "%s", other.Message)
 	case errors.Is(err, keyvalue.ErrNotImplemented):

@@ -9,6 +9,8 @@ package keyvalue
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
 // Interface instance names, as they appear in wRPC subjects.
@@ -57,6 +59,24 @@ type OtherError struct {
 }
 
 func (e *OtherError) Error() string { return "keyvalue: provider error: " + e.Message }
+
+// UnavailablePrefix begins the message of an other(string) error that says the backend cannot
+// serve the call for now (its cluster lost a leader or quorum, it is not reachable) and that
+// the call may succeed if tried again later. The world has no variant for that; this project's
+// providers use the convention, and the gateway answers such errors 503 unavailable with
+// Retry-After instead of 502.
+const UnavailablePrefix = "unavailable: "
+
+// Unavailable returns the other(string) error of a backend that cannot serve for now.
+func Unavailable(format string, args ...any) *OtherError {
+	return &OtherError{Message: UnavailablePrefix + fmt.Sprintf(format, args...)}
+}
+
+// IsUnavailable reports whether e says the backend cannot serve for now: the convention of
+// Unavailable, or NATS JetStream's own "temporarily unavailable" as other providers pass it on.
+func (e *OtherError) IsUnavailable() bool {
+	return strings.HasPrefix(e.Message, UnavailablePrefix) || strings.Contains(e.Message, "JetStream system temporarily unavailable")
+}
 
 // KeyResponse is the record key-response: one page of keys and, when more keys follow,
 // the cursor to ask for the next page with.

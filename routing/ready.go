@@ -77,7 +77,7 @@ func (r *readiness) watch(ctx context.Context, interval time.Duration) {
 }
 
 // probe asks the provider once. status is a word for /readyz: ok, no-responders, timeout,
-// not-connected, access-denied, provider-error, remote-failure, ...
+// not-connected, access-denied, unavailable, provider-error, remote-failure, ...
 func (r *readiness) probe(ctx context.Context) (status string, err error) {
 	if !r.nc.IsConnected() {
 		return "not-connected", fmt.Errorf("NATS is %s", r.nc.Status())
@@ -96,6 +96,9 @@ func (r *readiness) probe(ctx context.Context) (status string, err error) {
 		return "ok", nil
 	case errors.Is(err, keyvalue.ErrAccessDenied):
 		return "access-denied", fmt.Errorf("the provider denies access to the probe's bucket %q (set the ready bucket to one the gateway may read)", r.bucket)
+	case errors.As(err, &other) && other.IsUnavailable():
+		return "unavailable", fmt.Errorf("the provider cannot serve the probe's bucket %q for now: %s", r.bucket,
+			strings.TrimPrefix(other.Message, keyvalue.UnavailablePrefix))
 	case errors.As(err, &other):
 		return "provider-error", fmt.Errorf("the provider answers the probe of bucket %q with an error: %s%s", r.bucket, other.Message, r.hint(other.Message))
 	default:

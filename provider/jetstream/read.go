@@ -52,6 +52,9 @@ type msgGetResponse struct {
 	Error *natsjs.APIError `json:"error"`
 }
 
+// errNoLeader is a replicated stream that has no leader for now; transient.
+var errNoLeader = errors.New("jetstream: the stream has no leader")
+
 // errNoMessage is a read of a subject that holds no message.
 var errNoMessage = errors.New("jetstream: no message")
 
@@ -132,6 +135,9 @@ func (s *Store) lastStreamSeq(ctx context.Context, h *handle) (uint64, error) {
 		State struct {
 			LastSeq uint64 `json:"last_seq"`
 		} `json:"state"`
+		Cluster *struct {
+			Leader string `json:"leader"`
+		} `json:"cluster"`
 		Error *natsjs.APIError `json:"error"`
 	}
 	if err := json.Unmarshal(m.Data, &info); err != nil {
@@ -139,6 +145,10 @@ func (s *Store) lastStreamSeq(ctx context.Context, h *handle) (uint64, error) {
 	}
 	if info.Error != nil {
 		return 0, info.Error
+	}
+	if h.replicas > 1 && (info.Cluster == nil || info.Cluster.Leader == "") {
+		// A replica answering for a stream without a leader: its state may be behind.
+		return 0, errNoLeader
 	}
 	return info.State.LastSeq, nil
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,6 +165,7 @@ type Store struct {
 	handles sync.Map     // encoded bucket name -> *handle
 	locks   keyLocks
 	gc      *collector
+	warned  sync.Map // bucket -> time.Time of the last warning that it is unavailable
 
 	conflicts atomic.Uint64 // increment attempts that lost a compare-and-set race
 }
@@ -249,6 +251,7 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 	if h, ok := s.handles.Load(n.encoded); ok {
 		return h.(*handle), nil
 	}
+	var st natsjs.Stream
 	kv, err := s.js.KeyValue(ctx, n.encoded)
 	if errors.Is(err, natsjs.ErrBucketNotFound) {
 		if !s.opts.createBuckets {
@@ -274,12 +277,11 @@ func (s *Store) resolve(ctx context.Context, bucket string, write bool) (*handle
 			kv, err = s.js.KeyValue(ctx, n.encoded)
 		}
 	}
-	if err != nil {
-		return nil, s.mapErr("bucket", err)
+	if err == nil {
+		st, err = s.js.Stream(ctx, n.stream)
 	}
-	st, err := s.js.Stream(ctx, n.stream)
 	if err != nil {
-		return nil, s.mapErr("bucket", err)
+		return nil, s.mapErr("bucket", lookupErr(n.bucket, s.opts.replicas, err))
 	}
 	cfg := st.CachedInfo().Config
 	h := &handle{names: n, kv: kv, st: st, mirrored: cfg.Mirror != nil}
@@ -330,13 +332,53 @@ func (s *Store) do(ctx context.Context, op, bucket string, write bool, fn func(*
 		}
 		err = fn(h)
 		if h == nil || attempt > 0 || !streamGone(err) {
-			return s.mapErr(op, err)
+			err = s.mapErr(op, err)
+			if oe := (*keyvalue.OtherError)(nil); errors.As(err, &oe) && oe.IsUnavailable() {
+				s.warnUnavailable(bucket, op, oe.Message)
+			}
+			return err
 		}
 		s.handles.CompareAndDelete(h.encoded, h)
 	}
 }
 
+// lookupErr says why looking up or creating bucket failed, when JetStream cannot serve it
+// for now or at all as configured; other errors pass through.
+func lookupErr(bucket string, replicas int, err error) error {
+	var apiErr *natsjs.APIError
+	errors.As(err, &apiErr)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, natsjs.ErrJetStreamNotEnabled),
+		errors.Is(err, natsjs.ErrJetStreamNotEnabledForAccount):
+		return &unavailableError{err: err, msg: "JetStream does not answer: it is not enabled on the NATS servers, or not for this account (" + err.Error() + ")"}
+	case apiErr != nil && apiErr.ErrorCode == errCodeReplicasNotSupported:
+		return &unavailableError{err: err, msg: fmt.Sprintf(
+			"bucket %q cannot be created with %d replicas: the NATS server is not part of a JetStream cluster; run a cluster of at least %d servers, or the provider with --replicas 1", bucket, replicas, replicas)}
+	case apiErr != nil && (apiErr.ErrorCode == errCodeInsufficientResources || apiErr.ErrorCode == errCodeNoPeers):
+		return &unavailableError{err: err, msg: fmt.Sprintf(
+			"bucket %q cannot be created with %d replicas: fewer than %d JetStream servers of the cluster are up with room for it (%s)", bucket, replicas, replicas, apiErr.Description)}
+	case transient(err):
+		return noLeader("bucket lookup", err)
+	}
+	return err
+}
+
+// warnUnavailable logs that bucket cannot be served, at most once every 10 seconds a bucket.
+func (s *Store) warnUnavailable(bucket, op, msg string) {
+	now := time.Now()
+	if last, ok := s.warned.Load(bucket); ok && now.Sub(last.(time.Time)) < 10*time.Second {
+		return
+	}
+	s.warned.Store(bucket, now)
+	s.opts.log.Warn("JetStream cannot serve the bucket for now; calls answer unavailable",
+		"bucket", bucket, "op", op, "error", strings.TrimPrefix(msg, keyvalue.UnavailablePrefix))
+}
+
 func streamGone(err error) bool {
+	var u *unavailableError
+	if errors.As(err, &u) {
+		return false
+	}
 	return errors.Is(err, natsjs.ErrStreamNotFound) || errors.Is(err, natsjs.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrBucketNotFound)
 }
@@ -353,6 +395,13 @@ func (s *Store) mapErr(op string, err error) error {
 	var oe *keyvalue.OtherError
 	if errors.Is(err, keyvalue.ErrNoSuchStore) || errors.As(err, &oe) {
 		return err
+	}
+	var u *unavailableError
+	if errors.As(err, &u) {
+		if s.opts.onBackendError != nil {
+			s.opts.onBackendError(op, err)
+		}
+		return keyvalue.Unavailable("%s", u.msg)
 	}
 	if streamGone(err) {
 		return keyvalue.ErrNoSuchStore

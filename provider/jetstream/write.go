@@ -3,6 +3,7 @@ package jetstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,6 +21,14 @@ import (
 // was lost is stored once, not twice, however often it is sent. A call whose attempts all
 // found no leader answers "unavailable" (503 at the gateway) rather than a failure.
 
+// Codes of JetStream API errors the nats.go client has no constants for.
+const (
+	errCodeNoPeers               natsjs.ErrorCode = 10005
+	errCodeInsufficientResources natsjs.ErrorCode = 10023
+	errCodeReplicasNotSupported  natsjs.ErrorCode = 10074
+	errCodeDuplicateInProcess    natsjs.ErrorCode = 10158
+)
+
 // attemptTimeout bounds one attempt of a request to JetStream.
 const attemptTimeout = 1500 * time.Millisecond
 
@@ -31,23 +40,35 @@ const retryWait = 100 * time.Millisecond
 func transient(err error) bool {
 	var apiErr *natsjs.APIError
 	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errCodeInsufficientResources, natsjs.JSErrCodeJetStreamNotEnabled, natsjs.JSErrCodeJetStreamNotEnabledForAccount:
+			return false // 503 as well, but waiting will not help
+		case errCodeDuplicateInProcess:
+			return true // the first copy of a deduplicated write is still being agreed on
+		}
 		return apiErr.Code == 503 // JetStream system temporarily unavailable: no leader
 	}
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNoLeader) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrNoStreamResponse)
 }
 
-// unavailableError is a call that found no stream leader for as long as it could wait.
+// unavailableError is a call that JetStream could not serve for now: no stream leader for as
+// long as the call could wait, no quorum, not enough servers. It reaches the caller as
+// keyvalue.Unavailable, which the gateway answers 503.
 type unavailableError struct {
-	op  string
+	msg string
 	err error
 }
 
-func (e *unavailableError) Error() string {
-	return "unavailable: JetStream did not answer the " + e.op + " before the deadline; the bucket's stream may have lost its leader or its quorum (" + e.err.Error() + ")"
-}
+func (e *unavailableError) Error() string { return e.msg }
 
 func (e *unavailableError) Unwrap() error { return e.err }
+
+// noLeader is the unavailableError of an operation whose attempts all failed transiently.
+func noLeader(op string, err error) error {
+	return &unavailableError{err: err, msg: fmt.Sprintf(
+		"JetStream did not answer the %s before the deadline; the bucket's stream may have no leader or have lost its quorum (%v)", op, err)}
+}
 
 // attempt runs fn with a context of at most attemptTimeout, again after retryWait while it
 // fails transiently, until ctx ends.
@@ -60,11 +81,11 @@ func attempt(ctx context.Context, op string, fn func(ctx context.Context) error)
 			return err
 		}
 		if ctx.Err() != nil {
-			return &unavailableError{op: op, err: err}
+			return noLeader(op, err)
 		}
 		select {
 		case <-ctx.Done():
-			return &unavailableError{op: op, err: err}
+			return noLeader(op, err)
 		case <-time.After(retryWait):
 		}
 	}
