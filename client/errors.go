@@ -29,11 +29,13 @@ var (
 	ErrProtocol       = keyvalue.ErrProtocol
 	ErrNotConnected   = keyvalue.ErrNotConnected
 	ErrClosed         = keyvalue.ErrClosed
+	ErrUnacknowledged = keyvalue.ErrUnacknowledged
 )
 
 // failureKinds pairs each wRPC transport error with the keyvalue failure it is.
 var failureKinds = []struct{ wrpc, kind error }{
 	{wrpcnats.ErrNoResponders, keyvalue.ErrNoResponders},
+	{wrpcnats.ErrNoHandshake, keyvalue.ErrUnacknowledged}, // before ErrTimeout, which it matches too
 	{wrpcnats.ErrTimeout, keyvalue.ErrTimeout},
 	{wrpcnats.ErrRemoteFailure, keyvalue.ErrRemoteFailure},
 	{wrpcnats.ErrResultTooLarge, keyvalue.ErrResultTooLarge},

@@ -36,6 +36,7 @@ func TestStoreErrors(t *testing.T) {
 			503, "/problems/unavailable", "temporarily unavailable"},
 		{client.ErrNoResponders, 503, "/problems/no-responders", ""},
 		{client.ErrTimeout, 504, "/problems/timeout", ""},
+		{client.ErrUnacknowledged, 503, "/problems/unavailable", "did not acknowledge"},
 		{context.DeadlineExceeded, 504, "/problems/timeout", ""},
 		{client.ErrRemoteFailure, 502, "/problems/remote-failure", ""},
 		{client.ErrResultTooLarge, 502, "/problems/result-too-large", ""},

@@ -109,6 +109,8 @@ func problemFor(err error, in *input) *problem {
 		p = newProblem(kindNotImplemented, "the provider of bucket %q does not serve this interface (%v)", bucket, err)
 	case errors.Is(err, keyvalue.ErrNoResponders):
 		p = newProblem(kindNoResponders, "no provider serves this key-value interface")
+	case errors.Is(err, keyvalue.ErrUnacknowledged):
+		p = newProblem(kindUnavailable, "the provider did not acknowledge the call: it was lost on its way, or the provider is too busy to take it; it may still run")
 	case errors.Is(err, keyvalue.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		p = newProblem(kindProviderTimeout, "the provider did not answer in time")
 	case errors.Is(err, keyvalue.ErrRemoteFailure):

@@ -46,6 +46,10 @@ var (
 	ErrProtocol = errors.New("keyvalue: the provider's answer broke the protocol")
 	// ErrNotConnected means the way to the provider is down for now (reconnecting).
 	ErrNotConnected = errors.New("keyvalue: not connected")
+	// ErrUnacknowledged means the provider did not acknowledge the call in time: the call
+	// was lost on its way (a NATS server failing over), or the provider is too busy to take
+	// it. The call may still run.
+	ErrUnacknowledged = errors.New("keyvalue: the provider did not acknowledge the call")
 	// ErrClosed means the Store was closed.
 	ErrClosed = errors.New("keyvalue: store closed")
 	// ErrNotImplemented means the provider serves the bucket but not the interface the
@@ -128,7 +132,7 @@ var Functions = []struct{ Interface, Name string }{
 // Outcomes lists every outcome ErrorKind returns.
 var Outcomes = []string{OutcomeOK, OutcomeNoSuchStore, OutcomeAccessDenied, OutcomeOther, OutcomeNoResponders,
 	OutcomeTimeout, OutcomeRemoteFailure, OutcomeResultTooLarge, OutcomeProtocol, OutcomeNotConnected,
-	OutcomeClosed, OutcomeCanceled, OutcomeNotImplemented, OutcomeError}
+	OutcomeClosed, OutcomeCanceled, OutcomeNotImplemented, OutcomeUnacknowledged, OutcomeError}
 
 // Outcomes of a call, as ErrorKind names them: short, stable words for metrics labels and
 // trace attributes.
@@ -146,6 +150,7 @@ const (
 	OutcomeClosed         = "closed"
 	OutcomeCanceled       = "canceled"
 	OutcomeNotImplemented = "not_implemented"
+	OutcomeUnacknowledged = "unacknowledged"
 	OutcomeError          = "error"
 )
 
@@ -167,6 +172,8 @@ func ErrorKind(err error) string {
 		return OutcomeNotImplemented
 	case errors.Is(err, ErrNoResponders):
 		return OutcomeNoResponders
+	case errors.Is(err, ErrUnacknowledged):
+		return OutcomeUnacknowledged
 	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return OutcomeTimeout
 	case errors.Is(err, ErrRemoteFailure):

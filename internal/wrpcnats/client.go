@@ -28,8 +28,10 @@ func Subject(prefix, instance, fn string) string {
 
 // Defaults of a Client.
 const (
-	DefaultMaxResultBytes   = 64 << 20
-	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxResultBytes = 64 << 20
+	// DefaultHandshakeTimeout is short: a server sends its handshake before it runs the
+	// function, so it comes within milliseconds unless the invocation was lost.
+	DefaultHandshakeTimeout = 3 * time.Second
 )
 
 // Client invokes functions served over wRPC. It is safe for concurrent use; all calls share one
@@ -318,7 +320,7 @@ func (c *Client) awaitHandshake(ctx context.Context, cl *call) (string, error) {
 		select {
 		case <-cl.ready:
 		case <-timeout:
-			return "", fmt.Errorf("%w: no handshake within %v", ErrTimeout, c.handshakeTimeout)
+			return "", fmt.Errorf("%w (%w): no handshake within %v", ErrNoHandshake, ErrTimeout, c.handshakeTimeout)
 		case <-ctx.Done():
 			return "", ctxError(ctx.Err(), "awaiting handshake")
 		}

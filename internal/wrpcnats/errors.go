@@ -14,6 +14,10 @@ var (
 	// error then also matches context.DeadlineExceeded), the handshake did not come within the
 	// handshake timeout, or NATS answered with status 408.
 	ErrTimeout = errors.New("wrpc: call timed out")
+	// ErrNoHandshake means the server did not acknowledge the invocation within the handshake
+	// timeout: the invocation was lost (its server went away as it passed), or the server is
+	// too busy to take it. The function may still run. It matches ErrTimeout too.
+	ErrNoHandshake = errors.New("wrpc: invocation not acknowledged")
 	// ErrResultTooLarge means the peer sent more result bytes than the client accepts.
 	ErrResultTooLarge = errors.New("wrpc: result exceeds the size limit")
 	// ErrProtocol means the peer broke the protocol: a handshake without a reply subject, or

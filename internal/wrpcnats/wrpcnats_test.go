@@ -287,6 +287,10 @@ func TestHostilePeers(t *testing.T) {
 		}, nil, 5 * time.Second, ErrRemoteFailure},
 		{"handshake timeout", func(*nats.Conn, *nats.Msg) {},
 			[]ClientOption{WithHandshakeTimeout(100 * time.Millisecond)}, 5 * time.Second, ErrTimeout},
+		{"handshake timeout is no handshake", func(*nats.Conn, *nats.Msg) {},
+			[]ClientOption{WithHandshakeTimeout(100 * time.Millisecond)}, 5 * time.Second, ErrNoHandshake},
+		{"default handshake timeout, before the call's deadline", func(*nats.Conn, *nats.Msg) {},
+			nil, 10 * time.Second, ErrNoHandshake},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
