@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -198,8 +197,8 @@ func TestFailover(t *testing.T) {
 		startGateway(t, "provider", "--nats-url", c.urls(), "--replicas", "3")
 	}
 	gws := [2]*gatewayProc{
-		startGateway(t, "--nats-url", c.url(0)+","+c.url(1)+","+c.url(2), "--timeout", "5s"),
-		startGateway(t, "--nats-url", c.url(1)+","+c.url(2)+","+c.url(0), "--timeout", "5s"),
+		startGateway(t, "--nats-url", c.url(0)+","+c.url(1)+","+c.url(2)),
+		startGateway(t, "--nats-url", c.url(1)+","+c.url(2)+","+c.url(0)),
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	do := func(method, url, body string) (int, string, error) {
@@ -231,14 +230,17 @@ func TestFailover(t *testing.T) {
 	}
 
 	type result struct {
-		mu                       sync.Mutex
-		acked                    map[string]int // key -> last acknowledged value
-		maybe                    map[string]int // key -> highest value written without an acknowledgement
-		ok, failed, stale        int
-		firstFail, lastFail      time.Time
-		failures                 []string
+		mu                  sync.Mutex
+		acked               map[string]int // key -> last acknowledged value
+		maybe               map[string]int // key -> highest value written without an acknowledgement
+		ok, failed, stale   int
+		firstFail, lastFail time.Time
+		okAfterKill         time.Time // the first write read back after the kill
+		okAfterRestart      int
+		failures            []string
 	}
 	res := &result{acked: map[string]int{}, maybe: map[string]int{}}
+	var killed, restarted time.Time
 	fail := func(what string) {
 		res.mu.Lock()
 		defer res.mu.Unlock()
@@ -249,15 +251,26 @@ func TestFailover(t *testing.T) {
 		}
 		res.lastFail = now
 		if len(res.failures) < 20 {
-			res.failures = append(res.failures, what)
+			res.failures = append(res.failures, fmt.Sprintf("%+.2fs %s", now.Sub(killed).Seconds(), what))
 		}
+	}
+	// Values: small decimal numbers, and for one key 1.5 MiB values stored in chunks.
+	value := func(key string, n int) string {
+		if key == "large" {
+			return strconv.Itoa(n) + ":" + strings.Repeat(string(rune('a'+n%26)), 3<<19)
+		}
+		return strconv.Itoa(n)
+	}
+	parse := func(key, body string) (int, bool) {
+		num, rest, _ := strings.Cut(body, ":")
+		n, err := strconv.Atoi(num)
+		return n, err == nil && value(key, n) == strings.Join([]string{num, rest}, map[bool]string{true: ":", false: ""}[key == "large"])
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	const writers = 4
-	for w := range writers {
+	keys := []string{"k0", "k1", "k2", "k3", "large"}
+	for _, key := range keys {
 		wg.Go(func() {
-			key := fmt.Sprintf("k%d", w)
 			for n := 1; ; n++ {
 				select {
 				case <-stop:
@@ -265,7 +278,7 @@ func TestFailover(t *testing.T) {
 				default:
 				}
 				wgw, rgw := gws[n%2], gws[(n+1)%2]
-				st, body, err := do("PUT", wgw.url+"/buckets/failover/keys/"+key, strconv.Itoa(n))
+				st, body, err := do("PUT", wgw.url+"/buckets/failover/keys/"+key, value(key, n))
 				if err != nil || st != 204 {
 					res.mu.Lock()
 					res.maybe[key] = n
@@ -283,32 +296,57 @@ func TestFailover(t *testing.T) {
 					time.Sleep(50 * time.Millisecond)
 					continue
 				}
-				got, _ := strconv.Atoi(body)
+				got, whole := parse(key, body)
 				res.mu.Lock()
-				if got < n {
+				if got < n || !whole {
 					res.stale++
 					if len(res.failures) < 20 {
-						res.failures = append(res.failures, fmt.Sprintf("stale: GET %s = %d after %d was acknowledged", key, got, n))
+						res.failures = append(res.failures, fmt.Sprintf("stale: GET %s = %d (whole %v) after %d was acknowledged", key, got, whole, n))
 					}
 				}
 				res.ok++
+				now := time.Now()
+				if !killed.IsZero() && res.okAfterKill.IsZero() && !res.lastFail.IsZero() {
+					res.okAfterKill = now
+				}
+				if !restarted.IsZero() {
+					res.okAfterRestart++
+				}
 				res.mu.Unlock()
 			}
 		})
 	}
 	time.Sleep(3 * time.Second)
-	killed := time.Now()
+	res.mu.Lock()
+	killed = time.Now()
+	res.mu.Unlock()
 	c.kill(leader)
 	t.Logf("killed n%d, the leader of %s", leader+1, stream)
-	time.Sleep(6 * time.Second)
+	// Requests succeed again once a new leader is elected, before the server comes back.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		time.Sleep(100 * time.Millisecond)
+		res.mu.Lock()
+		back := !res.okAfterKill.IsZero() && time.Since(res.lastFail) > 2*time.Second
+		res.mu.Unlock()
+		if back {
+			break
+		}
+		if time.Now().After(deadline) {
+			res.mu.Lock()
+			t.Fatalf("requests still failing 20 s after the kill: %d failed; %v", res.failed, res.failures)
+		}
+	}
 	c.start(leader)
-	restarted := time.Now()
-	time.Sleep(6 * time.Second)
+	res.mu.Lock()
+	restarted = time.Now()
+	res.mu.Unlock()
+	time.Sleep(5 * time.Second)
 	close(stop)
 	wg.Wait()
 
 	// The restarted server catches up: every replica current, none lagging.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		info, err := c.streamInfo(leader, stream)
 		caughtUp := err == nil && info.Cluster != nil && len(info.Cluster.Replicas) == 2
@@ -329,9 +367,10 @@ func TestFailover(t *testing.T) {
 	for key, n := range res.acked {
 		for _, g := range gws {
 			st, body, err := do("GET", g.url+"/buckets/failover/keys/"+key, "")
-			got, _ := strconv.Atoi(body)
-			if err != nil || st != 200 || got < n || got > max(n, res.maybe[key]) {
-				t.Errorf("GET %s through %s = %d %q %v; acknowledged %d (unacknowledged up to %d)", key, g.url, st, body, err, n, res.maybe[key])
+			got, whole := parse(key, body)
+			if err != nil || st != 200 || !whole || got < n || got > max(n, res.maybe[key]) {
+				t.Errorf("GET %s through %s = %d %.40q (%d bytes) %v; acknowledged %d (unacknowledged up to %d)",
+					key, g.url, st, body, len(body), err, n, res.maybe[key])
 			}
 		}
 	}
@@ -339,17 +378,21 @@ func TestFailover(t *testing.T) {
 	if !res.firstFail.IsZero() {
 		outage = res.lastFail.Sub(res.firstFail)
 	}
-	t.Logf("%d writes read back, %d failed requests over %v (first %v after the kill; restart at +%v), %d stale reads",
+	t.Logf("%d writes read back, %d failed requests over %v (first %v after the kill, writes back at +%v, restart at +%v), %d stale reads, %d writes read back after the restart",
 		res.ok, res.failed, outage.Round(10*time.Millisecond), res.firstFail.Sub(killed).Round(10*time.Millisecond),
-		restarted.Sub(killed).Round(10*time.Millisecond), res.stale)
+		res.okAfterKill.Sub(killed).Round(10*time.Millisecond), restarted.Sub(killed).Round(10*time.Millisecond), res.stale, res.okAfterRestart)
 	for _, f := range res.failures {
 		t.Log(f)
 	}
 	if res.stale != 0 {
-		t.Errorf("%d stale reads", res.stale)
+		t.Errorf("%d stale or partial reads", res.stale)
 	}
-	if res.ok == 0 {
-		t.Error("no write went through")
+	if res.okAfterRestart == 0 {
+		t.Error("no write went through after the restart")
 	}
-	_ = bytes.Contains
+	for _, g := range gws {
+		if strings.Contains(g.logs.String(), `"status":504`) {
+			t.Errorf("a request through %s timed out (504) instead of answering", g.url)
+		}
+	}
 }
