@@ -55,7 +55,12 @@ func (t *Target) discover(ctx context.Context) (map[string]bool, error) {
 	defer t.caps.probing.Unlock()
 	caps, err := t.kv.Serves(ctx)
 	for iface, served := range caps {
-		t.caps.learn(iface, served)
+		// An interface is missing only beside one that is there: with no store either,
+		// nobody serves the target at the moment (a provider stopped, or reconnecting),
+		// which says nothing of what it serves.
+		if served || caps["store"] {
+			t.caps.learn(iface, served)
+		}
 	}
 	return caps, err
 }

@@ -350,6 +350,11 @@ func (r *Router) resolve(ctx context.Context, bucket string) (context.Context, *
 	return ctx, res.Target, res.ProviderBucket, nil
 }
 
+func hasKey(m map[string]bool, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
 // observe learns from a call's outcome what the target serves: an answer means the
 // interface is served.
 func (t *Target) observe(iface string, err error) {
@@ -422,7 +427,7 @@ func (r *Router) Increment(ctx context.Context, bucket, key string, delta uint64
 	v, err := t.store.Increment(ctx, name, key, delta)
 	t.observe("atomics", err)
 	if errors.Is(err, keyvalue.ErrNoResponders) {
-		if caps, perr := t.discover(ctx); perr == nil && caps["store"] && !caps["atomics"] {
+		if caps, _ := t.discover(ctx); caps["store"] && !caps["atomics"] && hasKey(caps, "atomics") {
 			return 0, fmt.Errorf("%w: target %q has no atomics interface", keyvalue.ErrNotImplemented, t.cfg.Name)
 		}
 	}

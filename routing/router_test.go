@@ -264,3 +264,27 @@ func TestTargetReadiness(t *testing.T) {
 		}
 	}
 }
+
+// A target nobody serves for the moment (its provider stopped or reconnecting) answers
+// no-responders, not 501: missing atomics is learnt only beside a store that is there.
+func TestNobodyServingIsNotMissingInterfaces(t *testing.T) {
+	ns := natstest.Run(t)
+	path := filepath.Join(t.TempDir(), "routes.yaml")
+	writeRoutes(t, path, "targets:\n  a: {prefix: lattice.a}\nroutes:\n  - {bucket: \"*\", target: a}\n")
+	r, err := New(Options{Conn: natstest.Connect(t, ns), File: path,
+		Defaults: Defaults{Timeout: 2 * time.Second, Limits: Limits{MaxValueBytes: 1 << 20, MaxBatchItems: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	ctx := context.Background()
+	for range 2 {
+		if _, err := r.Increment(ctx, "b", "n", 1); !errors.Is(err, keyvalue.ErrNoResponders) || errors.Is(err, keyvalue.ErrNotImplemented) {
+			t.Fatalf("increment with no provider = %v; want no-responders", err)
+		}
+	}
+	serve(t, ns, "lattice.a", memory.New())
+	if n, err := r.Increment(ctx, "b", "n", 1); err != nil || n != 1 {
+		t.Fatalf("increment once the provider is up = %d, %v", n, err)
+	}
+}
