@@ -90,6 +90,19 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// WithHandshakeTimeout bounds the wait for the provider's acknowledgement of a call
+// (wrpcnats.DefaultHandshakeTimeout, 3 s). A call not acknowledged in time fails with
+// ErrUnacknowledged; a read is sent once more first.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("client: handshake timeout must be positive, got %v", d)
+		}
+		c.rpc = append(c.rpc, wrpcnats.WithHandshakeTimeout(d))
+		return nil
+	}
+}
+
 // WithMaxResultBytes caps the size of one call's results (default 64 MiB): a get-many whose
 // values add up to more fails with ErrResultTooLarge. WithMaxValueBytes sets get's own cap.
 func WithMaxResultBytes(n int) Option {
@@ -189,11 +202,23 @@ func (kv *KeyValue) invoke(ctx context.Context, instance, fn string, params []by
 		received = len(b)
 		return decode(b)
 	})
+	if errors.Is(err, wrpcnats.ErrNoHandshake) && readOnly[fn] && ctx.Err() == nil {
+		// The invocation was most likely lost on its way (a NATS server failing over). A read
+		// may run twice without harm, so it is sent once more; a write is not, since it may
+		// only be late, and running it late could undo a newer write.
+		err = kv.rpc.InvokeLimit(ctx, instance, fn, params, limit, func(b []byte) error {
+			received = len(b)
+			return decode(b)
+		})
+	}
 	if err != nil {
 		return classify(fmt.Errorf("keyvalue %s: %w", fn, err))
 	}
 	return nil
 }
+
+// readOnly names the functions that change nothing.
+var readOnly = map[string]bool{"get": true, "exists": true, "list-keys": true, "get-many": true}
 
 // Get returns the value of key. ok is false when the key is absent; an empty value is
 // present (ok true, len 0).

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -355,5 +356,56 @@ func TestServes(t *testing.T) {
 	nobody, _ := client.New(natstest.Connect(t, ns), client.WithPrefix("nobody"))
 	if got, err := nobody.Serves(context.Background()); err != nil || got["store"] || got["atomics"] || got["batch"] {
 		t.Fatalf("Serves with nobody = %v, %v", got, err)
+	}
+}
+
+// A call whose invocation is lost on its way (its NATS server killed as it passed) is not
+// acknowledged: a read is sent once more and succeeds, a write fails as unacknowledged
+// without being sent again, since it may only be late.
+func TestLostInvocation(t *testing.T) {
+	ns := natstest.Run(t)
+	p, err := provider.Serve(natstest.Connect(t, ns), memory.New(), provider.WithPrefix(prefix),
+		provider.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	// A relay from the prefix "lossy" to the provider's that drops every other invocation.
+	relay := natstest.Connect(t, ns)
+	var seen, dropped atomic.Int64
+	if _, err := relay.Subscribe("lossy.>", func(m *nats.Msg) {
+		if seen.Add(1)%2 == 1 {
+			dropped.Add(1)
+			return
+		}
+		out := nats.NewMsg(prefix + strings.TrimPrefix(m.Subject, "lossy"))
+		out.Reply, out.Header, out.Data = m.Reply, m.Header, m.Data
+		_ = relay.PublishMsg(out)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := client.New(natstest.Connect(t, ns), client.WithPrefix("lossy"), client.WithHandshakeTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kv.Close() })
+	ctx := context.Background()
+
+	err = kv.Set(ctx, "b", "k", []byte("v")) // dropped
+	if !errors.Is(err, client.ErrUnacknowledged) || errors.Is(err, client.ErrTimeout) {
+		t.Fatalf("Set through a lost invocation = %v; want ErrUnacknowledged", err)
+	}
+	if seen.Load() != 1 {
+		t.Fatalf("the write was sent %d times; want once", seen.Load())
+	}
+	if err := kv.Set(ctx, "b", "k", []byte("v")); err != nil { // relayed
+		t.Fatal(err)
+	}
+	v, ok, err := kv.Get(ctx, "b", "k") // dropped, then relayed
+	if err != nil || !ok || string(v) != "v" {
+		t.Fatalf("Get through a lost invocation = %q, %v, %v; want v after one more try", v, ok, err)
+	}
+	if seen.Load() != 4 || dropped.Load() != 2 {
+		t.Fatalf("%d invocations, %d dropped; want 4 and 2", seen.Load(), dropped.Load())
 	}
 }
