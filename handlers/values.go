@@ -153,7 +153,7 @@ func (h *handler) increment(w http.ResponseWriter, r *http.Request, in *input) e
 	}
 	n, err := h.store.Increment(r.Context(), in.bucket, in.key, delta)
 	var other *keyvalue.OtherError
-	if errors.As(err, &other) {
+	if errors.As(err, &other) && !other.IsUnavailable() {
 		if p := h.counterConflict(r, in, delta, other); p != nil {
 			return p
 		}
