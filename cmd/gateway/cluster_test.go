@@ -240,7 +240,7 @@ func TestFailover(t *testing.T) {
 		lastOKStart         time.Time // when the last write read back was sent
 		okAfterRestart      int
 		failures            []string
-		statuses            map[int]int // of the failed requests; 0: no answer
+		statuses            map[int]int   // of the failed requests; 0: no answer
 		slowest             time.Duration // of the writes acknowledged after the kill
 	}
 	res := &result{acked: map[string]int{}, maybe: map[string]int{}, statuses: map[int]int{}}
