@@ -15,6 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -180,6 +182,14 @@ func (kv *KeyValue) invoke(ctx context.Context, instance, fn string, params []by
 		ctx, cancel = context.WithTimeout(ctx, kv.timeout)
 		defer cancel()
 	}
+	return kv.observed(ctx, instance, fn, len(params), perr, decode, func(ctx context.Context, limit int, decode func([]byte) error) error {
+		return kv.rpc.InvokeLimit(ctx, instance, fn, params, limit, decode)
+	})
+}
+
+// observed makes the call rpc with a span and an observation around it.
+func (kv *KeyValue) observed(ctx context.Context, instance, fn string, sent int, perr *error, decode func([]byte) error,
+	rpc func(ctx context.Context, limit int, decode func([]byte) error) error) (err error) {
 	ctx, span := kv.startSpan(ctx, instance, fn)
 	start := time.Now()
 	received := 0
@@ -191,25 +201,23 @@ func (kv *KeyValue) invoke(ctx context.Context, instance, fn string, params []by
 		endSpan(span, outcome)
 		if kv.observer != nil {
 			kv.observer.CallDone(Call{Interface: shortInterface(instance), Function: fn, Duration: time.Since(start),
-				SentBytes: len(params), ReceivedBytes: received, Err: outcome})
+				SentBytes: sent, ReceivedBytes: received, Err: outcome})
 		}
 	}()
 	limit := kv.maxResult
 	if fn == "get" {
 		limit = kv.maxGet
 	}
-	err = kv.rpc.InvokeLimit(ctx, instance, fn, params, limit, func(b []byte) error {
+	counted := func(b []byte) error {
 		received = len(b)
 		return decode(b)
-	})
+	}
+	err = rpc(ctx, limit, counted)
 	if errors.Is(err, wrpcnats.ErrNoHandshake) && readOnly[fn] && ctx.Err() == nil {
 		// The invocation was most likely lost on its way (a NATS server failing over). A read
 		// may run twice without harm, so it is sent once more; a write is not, since it may
 		// only be late, and running it late could undo a newer write.
-		err = kv.rpc.InvokeLimit(ctx, instance, fn, params, limit, func(b []byte) error {
-			received = len(b)
-			return decode(b)
-		})
+		err = rpc(ctx, limit, counted)
 	}
 	if err != nil {
 		return classify(fmt.Errorf("keyvalue %s: %w", fn, err))
@@ -240,6 +248,30 @@ func (kv *KeyValue) Get(ctx context.Context, bucket, key string) (value []byte, 
 // Set stores value at key.
 func (kv *KeyValue) Set(ctx context.Context, bucket, key string, value []byte) error {
 	return kv.unit(ctx, keyvalue.StoreInstance, "set", keyvalue.AppendSetParams(nil, bucket, key, value))
+}
+
+var _ keyvalue.SetStreamer = (*KeyValue)(nil)
+
+// SetFrom stores the size bytes read from r at key, sending them to the provider as they are
+// read: the value is never held whole. The timeout (WithTimeout) runs from the moment the last
+// byte is sent. A read that fails or ends early fails the call, the provider stores nothing,
+// and SetFrom returns the read's error.
+func (kv *KeyValue) SetFrom(ctx context.Context, bucket, key string, size int64, r io.Reader) error {
+	if size < 0 || size > math.MaxUint32 {
+		return fmt.Errorf("client: value of %d bytes cannot be sent", size)
+	}
+	head := keyvalue.AppendSetParamsHead(nil, bucket, key, int(size))
+	var perr error
+	err := kv.observed(ctx, keyvalue.StoreInstance, "set", len(head)+int(size), &perr, func(b []byte) (err error) {
+		perr, _, err = keyvalue.ConsumeUnitResult(b)
+		return err
+	}, func(ctx context.Context, limit int, decode func([]byte) error) error {
+		return kv.rpc.InvokeFrom(ctx, keyvalue.StoreInstance, "set", head, r, size, kv.timeout, limit, decode)
+	})
+	if err != nil {
+		return err
+	}
+	return perr
 }
 
 // Delete removes key; removing an absent key succeeds.

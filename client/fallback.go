@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -33,6 +34,14 @@ var _ keyvalue.Store = (*Fallback)(nil)
 // NewFallback returns a Fallback over s with the default concurrency.
 func NewFallback(s keyvalue.Store) *Fallback {
 	return &Fallback{Store: s, Concurrency: DefaultFallbackConcurrency}
+}
+
+var _ keyvalue.SetStreamer = (*Fallback)(nil)
+
+// SetFrom streams the value to the store underneath when it can take it so, and reads it
+// whole for Set otherwise.
+func (f *Fallback) SetFrom(ctx context.Context, bucket, key string, size int64, r io.Reader) error {
+	return keyvalue.SetFrom(ctx, f.Store, bucket, key, size, r)
 }
 
 func (f *Fallback) fellBack(fn string) {

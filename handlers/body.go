@@ -85,32 +85,61 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, in *input, li
 		return nil, err
 	}
 	in.release = release
-	var body io.Reader = http.MaxBytesReader(w, r.Body, limit)
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Time{}) == nil { // a server connection, not a test recorder
-		body = &idleReader{r: body, rc: rc, idle: h.opts.BodyIdleTimeout}
-		// Cleared once the body is read: the server watches the idle connection for a
-		// hang-up while the request is served, and a deadline passing then would cancel it.
-		defer rc.SetReadDeadline(time.Time{})
-	}
+	body, done := h.bodyReader(w, r, limit)
+	defer done()
 	data, err := readGrowing(body, n)
 	if err == nil && r.ContentLength > int64(len(data)) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		// What is left of the body on the connection is no request: close it after the answer
-		// rather than let the server read on to reuse it.
-		w.Header().Set("Connection", "close")
+		return nil, h.bodyError(w, err, what, limit)
 	}
+	return data, nil
+}
+
+// bodyReader returns r's body, at most limit bytes of it, each read with BodyIdleTimeout to
+// deliver; done must be called once the body is read.
+func (h *handler) bodyReader(w http.ResponseWriter, r *http.Request, limit int64) (body io.Reader, done func()) {
+	body = http.MaxBytesReader(w, r.Body, limit)
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Time{}) != nil { // not a server connection: a test recorder
+		return body, func() {}
+	}
+	// Cleared once the body is read: the server watches the idle connection for a hang-up
+	// while the request is served, and a deadline passing then would cancel it.
+	return &idleReader{r: body, rc: rc, idle: h.opts.BodyIdleTimeout}, func() { _ = rc.SetReadDeadline(time.Time{}) }
+}
+
+// bodyError is the problem of a body that could not be read.
+func (h *handler) bodyError(w http.ResponseWriter, err error, what string, limit int64) error {
+	// What is left of the body on the connection is no request: close it after the answer
+	// rather than let the server read on to reuse it.
+	w.Header().Set("Connection", "close")
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		p := newProblem(kindBodyTimeout, "no byte of %s arrived for %v", what, h.opts.BodyIdleTimeout)
 		p.cause = err
-		return nil, p
+		return p
 	}
-	if err != nil {
-		return nil, readError(err, what, limit)
+	return readError(err, what, limit)
+}
+
+// streamChunk is what a streamed body holds in memory at a time, and reserves of the budget.
+const streamChunk = 1 << 20
+
+// recordingReader remembers the first error its reader returned, and counts the bytes.
+type recordingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (rr *recordingReader) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	rr.n += int64(n)
+	if err != nil && rr.err == nil {
+		rr.err = err
 	}
-	return data, nil
+	return n, err
 }
 
 // idleReader gives each read of a body a deadline of idle from the moment it starts.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,11 +112,45 @@ func (h *handler) headValue(w http.ResponseWriter, r *http.Request, in *input) e
 // refused from its Content-Length before any of it is read, and otherwise (chunked) as soon
 // as the limit is passed; an empty body is an empty value.
 func (h *handler) putValue(w http.ResponseWriter, r *http.Request, in *input) error {
-	v, err := h.readBody(w, r, in, h.limits(in.bucket).MaxValueBytes, "the value")
+	limit := h.limits(in.bucket).MaxValueBytes
+	if ss, ok := h.store.(keyvalue.SetStreamer); ok && r.ContentLength > streamChunk && r.ContentLength <= limit {
+		return h.streamValue(w, r, in, ss)
+	}
+	v, err := h.readBody(w, r, in, limit, "the value")
 	if err != nil {
 		return err
 	}
 	if err := h.store.Set(r.Context(), in.bucket, in.key, v); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// streamValue sends a body of declared length on to the provider as it arrives: a large
+// value is never held whole (see keyvalue.SetStreamer). Only a piece of it is, so a piece is
+// what it takes of the body budget.
+func (h *handler) streamValue(w http.ResponseWriter, r *http.Request, in *input, ss keyvalue.SetStreamer) error {
+	limit := h.limits(in.bucket).MaxValueBytes
+	release, err := h.budget.reserve(r.Context(), streamChunk)
+	if err != nil {
+		return err
+	}
+	in.release = release
+	body, done := h.bodyReader(w, r, limit)
+	rr := &recordingReader{r: body}
+	err = ss.SetFrom(r.Context(), in.bucket, in.key, r.ContentLength, rr)
+	done()
+	if rr.err != nil && (rr.err != io.EOF || rr.n < r.ContentLength) {
+		// The body did not arrive whole: the provider was sent less than the value's
+		// length, so it stored nothing.
+		readErr := rr.err
+		if readErr == io.EOF {
+			readErr = io.ErrUnexpectedEOF
+		}
+		return h.bodyError(w, readErr, "the value", limit)
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -71,6 +71,14 @@ func AppendSetParams(b []byte, bucket, key string, value []byte) []byte {
 	return wire.AppendBytes(b, value)
 }
 
+// AppendSetParamsHead appends what precedes the bytes of a value of size bytes in the
+// parameters of set; the value's bytes complete them.
+func AppendSetParamsHead(b []byte, bucket, key string, size int) []byte {
+	b = wire.AppendString(b, bucket)
+	b = wire.AppendString(b, key)
+	return wire.AppendListLen(b, size)
+}
+
 // ConsumeSetParams decodes the parameters (bucket, key, value) of set.
 func ConsumeSetParams(b []byte) (bucket, key string, value []byte, n int, err error) {
 	d := decoder{b: b, what: "set params"}
@@ -217,6 +225,14 @@ func AppendGetResult(b []byte, value []byte, ok bool) []byte {
 		b = wire.AppendBytes(b, value)
 	}
 	return b
+}
+
+// AppendGetResultHead appends what precedes the bytes of a present value of size bytes in
+// get's result; the value's bytes complete it.
+func AppendGetResultHead(b []byte, size int) []byte {
+	b = wire.AppendResultTag(b, false)
+	b = wire.AppendOptionTag(b, true)
+	return wire.AppendListLen(b, size)
 }
 
 // ConsumeGetResult decodes get's result. A present empty value gives ok true and a non-nil

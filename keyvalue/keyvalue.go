@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -119,6 +120,37 @@ type Store interface {
 	GetMany(ctx context.Context, bucket string, keys []string) ([]*KeyValue, error)
 	SetMany(ctx context.Context, bucket string, items []KeyValue) error
 	DeleteMany(ctx context.Context, bucket string, keys []string) error
+}
+
+// GetStreamer is a Store that can hand a value on as it reads it, without holding it whole:
+// the provider sends a large value to its caller chunk by chunk.
+type GetStreamer interface {
+	// GetTo reads the value of key. Once it knows the value's size it calls open, and
+	// writes the value's bytes, exactly size of them, to the writer open returns; then it
+	// returns ok true. It returns ok false, without calling open, when the key is absent. An
+	// error after open was called means the value was sent in part only.
+	GetTo(ctx context.Context, bucket, key string, open func(size int) (io.Writer, error)) (ok bool, err error)
+}
+
+// SetStreamer is a Store that can take a value as it arrives, without the caller holding it
+// whole: the gateway sends a large request body on to the provider as it reads it.
+type SetStreamer interface {
+	// SetFrom stores the size bytes read from r at key. A read error, or fewer than size
+	// bytes, fails the call and stores nothing.
+	SetFrom(ctx context.Context, bucket, key string, size int64, r io.Reader) error
+}
+
+// SetFrom stores the size bytes of r at key in s: streamed when s is a SetStreamer, read
+// whole and set otherwise.
+func SetFrom(ctx context.Context, s Store, bucket, key string, size int64, r io.Reader) error {
+	if ss, ok := s.(SetStreamer); ok {
+		return ss.SetFrom(ctx, bucket, key, size, r)
+	}
+	v := make([]byte, size)
+	if _, err := io.ReadFull(r, v); err != nil {
+		return err
+	}
+	return s.Set(ctx, bucket, key, v)
 }
 
 // Functions lists the world's functions, each with the short name of its interface (the

@@ -5,6 +5,9 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -211,6 +214,9 @@ func functions(s keyvalue.Store) []function {
 	return []function{
 		{keyvalue.StoreInstance, "get", func(p []byte) (wrpcnats.Call, error) {
 			bucket, key, _, err := keyvalue.ConsumeBucketKeyParams(p)
+			if gs, ok := s.(keyvalue.GetStreamer); ok {
+				return func(ctx context.Context) ([]byte, error) { return streamGet(ctx, gs, bucket, key) }, err
+			}
 			return func(ctx context.Context) ([]byte, error) {
 				v, ok, err := s.Get(ctx, bucket, key)
 				if err != nil {
@@ -291,4 +297,31 @@ func unitResult(err error) ([]byte, error) {
 		return nil, err
 	}
 	return keyvalue.AppendUnitResult(nil), nil
+}
+
+// streamGet sends the value of key as the store reads it: the result's head, then the value's
+// bytes, each message as soon as it is full.
+func streamGet(ctx context.Context, gs keyvalue.GetStreamer, bucket, key string) ([]byte, error) {
+	w := wrpcnats.ResultWriter(ctx)
+	if w == nil {
+		return nil, errors.New("provider: no result writer in the call's context")
+	}
+	opened := false
+	ok, err := gs.GetTo(ctx, bucket, key, func(size int) (io.Writer, error) {
+		opened = true
+		if _, err := w.Write(keyvalue.AppendGetResultHead(nil, size)); err != nil {
+			return nil, err
+		}
+		return w, nil
+	})
+	switch {
+	case err != nil && opened:
+		// Part of the value is out: only failing the call tells the caller it is not whole.
+		return nil, fmt.Errorf("get of %q in %q failed after part of the value was sent: %v", key, bucket, err)
+	case err != nil:
+		return nil, err
+	case !ok:
+		return keyvalue.AppendGetResult(nil, nil, false), nil
+	}
+	return nil, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -379,6 +380,19 @@ func (r *Router) Set(ctx context.Context, bucket, key string, value []byte) erro
 		return err
 	}
 	err = t.store.Set(ctx, name, key, value)
+	t.observe("store", err)
+	return err
+}
+
+var _ keyvalue.SetStreamer = (*Router)(nil)
+
+// SetFrom is Set with the value streamed to the target as it is read.
+func (r *Router) SetFrom(ctx context.Context, bucket, key string, size int64, body io.Reader) error {
+	ctx, t, name, err := r.resolve(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	err = keyvalue.SetFrom(ctx, t.store, name, key, size, body)
 	t.observe("store", err)
 	return err
 }

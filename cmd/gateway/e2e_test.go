@@ -35,7 +35,7 @@ var (
 )
 
 // gatewayBinary builds the command once per test run, or uses $GATEWAY_BIN.
-func gatewayBinary(t *testing.T) string {
+func gatewayBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		if p := os.Getenv("GATEWAY_BIN"); p != "" {

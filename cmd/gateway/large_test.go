@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wrpc-kv/gateway/internal/natstest"
 )
@@ -67,8 +71,34 @@ func TestLargeValuesOnStockNATS(t *testing.T) {
 		}
 		r = curl(t, "-X", "PUT", "--data-binary", "@"+file(name, value(16<<20+1, 9)), gw.url+"/buckets/large/keys/k")
 		expectStatus(t, name+": PUT over --max-value-bytes", r, 413)
+		// A large body cut short (the client went away half way) stores nothing: the
+		// value before is still there.
+		brokenPut(t, gw.url, "/buckets/large/keys/k", 3<<20, 3<<19)
+		r = curl(t, gw.url+"/buckets/large/keys/k")
+		if r.status != 200 || len(r.body) != 16<<20 {
+			t.Fatalf("%s: after a PUT cut short, GET = %d, %d bytes; want the 16 MiB value before", name, r.status, len(r.body))
+		}
 		r = curl(t, "-X", "DELETE", gw.url+"/buckets/large/keys/k")
 		expectStatus(t, name+": DELETE", r, 204)
 		expectStatus(t, name+": GET after DELETE", curl(t, gw.url+"/buckets/large/keys/k"), 404)
 	}
+}
+
+// brokenPut sends a PUT announcing size bytes, sends sent of them and closes the connection.
+func brokenPut(t *testing.T, base, path string, size, sent int) {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", path, u.Host, size)
+	if _, err := conn.Write(make([]byte, sent)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the gateway is streaming what arrived to the provider
 }

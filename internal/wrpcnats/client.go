@@ -2,6 +2,7 @@ package wrpcnats
 
 import (
 	"context"
+	"io"
 	"errors"
 	"fmt"
 	"sync"
@@ -245,7 +246,100 @@ func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []
 	if err := c.nc.Publish(paramsSubject, nil); err != nil {
 		return fmt.Errorf("wrpc: publish end of params: %w", err)
 	}
+	return c.awaitResults(ctx, cl, subject, maxResult, decode)
+}
 
+// InvokeFrom is InvokeLimit with params that are head followed by the size bytes read from
+// body: a large value goes out as it is read, a message at a time, and is never held whole.
+// The call's deadline is resultTimeout from the moment the last byte is sent (ctx may bound
+// the whole call); until then, how long body takes to deliver is body's business. A read of
+// body that fails, or ends early, stops the params short: the server finds them incomplete
+// and fails the call without running it, and InvokeFrom returns the read's error.
+func (c *Client) InvokeFrom(ctx context.Context, instance, fn string, head []byte, body io.Reader, size int64,
+	resultTimeout time.Duration, maxResult int, decode func([]byte) error) (err error) {
+	if maxResult <= 0 {
+		return fmt.Errorf("wrpc: max result bytes must be positive, got %d", maxResult)
+	}
+	if err := ctx.Err(); err != nil {
+		return ctxError(err, "before invoking")
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if !c.nc.IsConnected() {
+		return fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
+	}
+	cl := &call{stream: newStream(nil, maxResult)}
+	token, reply := c.mux.register(cl)
+	defer func() {
+		c.mux.unregister(token, errors.Is(err, ErrResultTooLarge) || errors.Is(err, ErrProtocol))
+	}()
+
+	subject := c.subject(instance, fn)
+	hdr := mergeHeaders(c.header, CallHeader(ctx))
+	maxPayload := int(c.nc.MaxPayload())
+	buf := make([]byte, min(int64(maxPayload), int64(len(head))+size))
+	room := max(0, maxPayload-len(subject)-len(reply)-headerBlockSize(hdr))
+	n := copy(buf[:min(room, len(buf))], head)
+	left := size
+	var readErr error
+	// fill reads body into buf[from:to], within what is left of it.
+	fill := func(from, to int) int {
+		k := int(min(int64(to-from), left))
+		if readErr != nil || k <= 0 {
+			return from
+		}
+		got, err := io.ReadFull(body, buf[from:from+k])
+		left -= int64(got)
+		if err != nil {
+			readErr = fmt.Errorf("wrpc: reading the params: %w", err)
+		}
+		return from + got
+	}
+	first := buf[:n]
+	if n == len(head) { // head fits: the first message takes the start of body as well
+		first = buf[:fill(n, min(room, len(buf)))]
+	}
+	if err := c.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Header: hdr, Data: first}); err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) {
+			return fmt.Errorf("%w: %w", ErrNotConnected, err)
+		}
+		return fmt.Errorf("wrpc: publish invocation to %s: %w", subject, err)
+	}
+	paramsSubject, err := c.awaitHandshake(ctx, cl)
+	if err != nil {
+		return err
+	}
+	// The rest of head, if the first message could not take it all.
+	for rest := head[n:]; len(rest) > 0; {
+		k := min(len(rest), maxPayload)
+		if err := c.nc.Publish(paramsSubject, rest[:k]); err != nil {
+			return fmt.Errorf("wrpc: publish params: %w", err)
+		}
+		rest = rest[k:]
+	}
+	for left > 0 && readErr == nil {
+		k := fill(0, maxPayload)
+		if k > 0 {
+			if err := c.nc.Publish(paramsSubject, buf[:k]); err != nil {
+				return fmt.Errorf("wrpc: publish params: %w", err)
+			}
+		}
+	}
+	if err := c.nc.Publish(paramsSubject, nil); err != nil {
+		return fmt.Errorf("wrpc: publish end of params: %w", err)
+	}
+	if readErr != nil {
+		return readErr
+	}
+	ctx, cancel := context.WithTimeout(ctx, resultTimeout)
+	defer cancel()
+	return c.awaitResults(ctx, cl, subject, maxResult, decode)
+}
+
+// awaitResults feeds decode the results of the call cl as they arrive, until it decodes
+// them or the call fails.
+func (c *Client) awaitResults(ctx context.Context, cl *call, subject string, maxResult int, decode func([]byte) error) error {
 	// need is the least length the results must reach before decoding them again can
 	// succeed: one byte more than was tried, or what the value's own length prefix says.
 	need := 1
@@ -273,6 +367,7 @@ func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []
 						ErrResultTooLarge, subject, te.Need, maxResult)
 				}
 				need = max(need, int(te.Need))
+				cl.reserve(need) // room for all of it at once: no copy each time it would grow
 			}
 		}
 		if eof {

@@ -246,13 +246,26 @@ func (s *stream) appendLocked(data []byte) {
 	case len(s.buf)+len(data) > s.limit:
 		s.tooLarge = true
 		s.buf = nil
-	case len(s.buf) == 0:
+	case len(s.buf) == 0 && cap(s.buf) < len(data):
 		// nats.go hands every message its own copy of the payload, so the first chunk,
 		// which is the whole value for most calls, is kept without copying it again.
 		s.buf = data
 	default:
 		s.buf = append(s.buf, data...)
 	}
+}
+
+// reserve makes room for n bytes in all, so that payloads up to that length are appended
+// without the buffer growing (and being copied) again. Snapshots taken before stay valid.
+func (s *stream) reserve(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= cap(s.buf) || n > s.limit || s.tooLarge {
+		return
+	}
+	buf := make([]byte, len(s.buf), n)
+	copy(buf, s.buf)
+	s.buf = buf
 }
 
 func (s *stream) wake() {

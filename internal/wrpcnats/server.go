@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -97,7 +98,8 @@ func MaxParamBytes(n int) ServerOption {
 	}
 }
 
-// ParamsTimeout bounds the wait for the rest of an invocation's params.
+// ParamsTimeout bounds the wait for more of an invocation's params: the longest pause between
+// two of its messages.
 func ParamsTimeout(d time.Duration) ServerOption {
 	return func(s *Server) error {
 		if d <= 0 {
@@ -287,22 +289,76 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 		return
 	}
 
+	rw := &resultWriter{nc: s.nc, subject: results, max: int(s.nc.MaxPayload())}
 	ctx := context.WithValue(s.baseCtx, invocationHeaderKey{}, m.Header)
+	ctx = context.WithValue(ctx, resultWriterKey{}, rw)
 	out, err := run(ctx)
 	if err != nil {
 		// The handler's own log says why, with its context; this is the transport's view.
 		s.log.Debug("wrpc: call failed", "subject", m.Subject, "err", err)
 		return
 	}
-	maxPayload := int(s.nc.MaxPayload())
-	for len(out) > 0 {
-		n := min(len(out), maxPayload)
-		if err := s.nc.Publish(results, out[:n]); err != nil {
-			s.log.Debug("wrpc: publish results", "subject", m.Subject, "err", err)
-			return
-		}
-		out = out[n:]
+	if _, err := rw.Write(out); err == nil {
+		err = rw.flush()
 	}
+	if err != nil {
+		s.log.Debug("wrpc: publish results", "subject", m.Subject, "err", err)
+	}
+}
+
+type resultWriterKey struct{}
+
+// ResultWriter returns, in the context of a Call, where it may write the first part of its
+// results while it produces them, instead of holding them whole: a large value is sent as it
+// is read. What the Call returns follows what it wrote. A Call that fails after writing still
+// fails: the caller sees the results end before a complete value. Outside a Call it is nil.
+func ResultWriter(ctx context.Context) io.Writer {
+	w, _ := ctx.Value(resultWriterKey{}).(*resultWriter)
+	if w == nil {
+		return nil
+	}
+	return w
+}
+
+// resultWriter publishes results in messages of max_payload bytes as they are written.
+type resultWriter struct {
+	nc      *nats.Conn
+	subject string
+	max     int
+	buf     []byte // less than max bytes not sent yet
+}
+
+func (w *resultWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(w.buf) == 0 && len(p) >= w.max {
+			// A whole message of the caller's bytes: no copy here (nats.go copies it out).
+			if err := w.nc.Publish(w.subject, p[:w.max]); err != nil {
+				return 0, err
+			}
+			p = p[w.max:]
+			continue
+		}
+		k := min(len(p), w.max-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == w.max {
+			if err := w.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush sends what is buffered.
+func (w *resultWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.nc.Publish(w.subject, w.buf)
+	w.buf = w.buf[:0]
+	return err
 }
 
 // awaitParams feeds h the params as they arrive after the handshake; tried is how many bytes h
@@ -320,9 +376,27 @@ func (s *Server) awaitParams(inv *invocation, h Handler, tried int) (Call, error
 		}
 		if len(buf) > tried {
 			tried = len(buf)
+			// The timeout is the longest pause between two messages, not a bound on them
+			// all: a large value streamed from a slow uploader keeps arriving.
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(s.paramsTimeout)
 			run, err := h(buf)
 			if !errors.Is(err, wire.ErrTruncated) {
 				return run, err
+			}
+			// Room for the whole params at once, when they say how long they are: a large
+			// value is then not copied each time the buffer would have grown.
+			var te *wire.TruncatedError
+			if errors.As(err, &te) {
+				if te.Need > uint64(s.maxParams) {
+					return nil, fmt.Errorf("params announce %d bytes, more than the %d accepted", te.Need, s.maxParams)
+				}
+				inv.reserve(int(te.Need))
 			}
 		}
 		if eof {
@@ -331,7 +405,7 @@ func (s *Server) awaitParams(inv *invocation, h Handler, tried int) (Call, error
 		select {
 		case <-inv.ready:
 		case <-timer.C:
-			return nil, fmt.Errorf("no complete params within %v", s.paramsTimeout)
+			return nil, fmt.Errorf("no more params for %v, before a complete value", s.paramsTimeout)
 		case <-s.baseCtx.Done():
 			return nil, s.baseCtx.Err()
 		}

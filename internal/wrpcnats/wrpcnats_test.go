@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -612,5 +615,72 @@ func TestFloodStopsAtTheServer(t *testing.T) {
 				t.Errorf("%d subscriptions on the server after the flood; want %d (the old inbox dropped)", got, subsBefore)
 			}
 		})
+	}
+}
+
+// InvokeFrom sends the params as it reads them, at every size across message boundaries, and
+// a handler writing through ResultWriter sends its results in parts: both peers see the
+// same bytes as with whole buffers.
+func TestStreamedParamsAndResults(t *testing.T) {
+	ns := runNATS(t, 1024)
+	srv, err := NewServer(connect(t, ns), ServePrefix(testPrefix), Logger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	var runs atomic.Int64
+	// "parts" echoes its list<u8> param, written through the result writer in pieces of 333.
+	if err := srv.Handle(testInstance, "parts", func(p []byte) (Call, error) {
+		v, _, err := wire.ConsumeBytes(p)
+		return func(ctx context.Context) ([]byte, error) {
+			runs.Add(1)
+			w := ResultWriter(ctx)
+			if _, err := w.Write(wire.AppendListLen(nil, len(v))); err != nil {
+				return nil, err
+			}
+			for len(v) > 333 {
+				if _, err := w.Write(v[:333]); err != nil {
+					return nil, err
+				}
+				v = v[333:]
+			}
+			return v, nil // the rest, returned
+		}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ns)
+	ctx := context.Background()
+	for _, n := range []int{0, 1, 900, 1000, 1024, 1025, 5000, 100_000} {
+		want := pattern(n)
+		var got []byte
+		err := c.InvokeFrom(ctx, testInstance, "parts", wire.AppendListLen(nil, n), bytes.NewReader(want), int64(n), 5*time.Second, 1<<20,
+			func(b []byte) error {
+				v, _, err := wire.ConsumeBytes(b)
+				got = v
+				return err
+			})
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes: got %d bytes back, not the same", n, len(got))
+		}
+	}
+
+	// A body that fails half way stops the params short: the function does not run.
+	before := runs.Load()
+	broken := io.MultiReader(bytes.NewReader(pattern(3000)), iotest.ErrReader(errors.New("client went away")))
+	err = c.InvokeFrom(ctx, testInstance, "parts", wire.AppendListLen(nil, 10_000), broken, 10_000, 5*time.Second, 1<<20, func([]byte) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "client went away") {
+		t.Fatalf("InvokeFrom with a failing body = %v; want its error", err)
+	}
+	short := bytes.NewReader(pattern(3000)) // ends before the 10 000 bytes announced
+	if err := c.InvokeFrom(ctx, testInstance, "parts", wire.AppendListLen(nil, 10_000), short, 10_000, 5*time.Second, 1<<20, func([]byte) error { return nil }); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("InvokeFrom with a short body = %v; want ErrUnexpectedEOF", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if runs.Load() != before {
+		t.Fatalf("the function ran for params cut short")
 	}
 }

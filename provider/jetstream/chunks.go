@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -256,12 +257,94 @@ func (s *Store) readValue(ctx context.Context, h *handle, m *storedMsg) (value [
 	return value, true, nil
 }
 
+var _ keyvalue.GetStreamer = (*Store)(nil)
+
+// GetTo is Get that writes the value to the writer open returns as it reads it: a value in
+// chunks is sent a few chunks at a time, never held whole. The first chunks are read before
+// open is called, so a value replaced meanwhile is read again from its key, as Get does;
+// later chunks are kept by the collector for a while after their value is replaced (see
+// readGrace), so that a read in progress can finish.
+func (s *Store) GetTo(ctx context.Context, bucket, key string, open func(size int) (io.Writer, error)) (ok bool, err error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	err = s.do(ctx, "get", bucket, false, func(h *handle) error {
+		ok = false
+		if h == nil {
+			return nil
+		}
+		k, err := h.key(key)
+		if err != nil {
+			return err
+		}
+		var prev uint64
+		for {
+			m, err := s.lastMsg(ctx, h, h.prefix+k)
+			if errors.Is(err, errNoMessage) || err == nil && isDeleted(m.header) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			man, err := parseManifest(m)
+			if err != nil {
+				return err
+			}
+			if man == nil {
+				w, err := open(len(m.data))
+				if err == nil {
+					_, err = w.Write(m.data)
+				}
+				ok = err == nil
+				return err
+			}
+			if m.seq == prev {
+				if err := pause(ctx); err != nil {
+					return err
+				}
+			}
+			prev = m.seq
+			var w io.Writer
+			whole, err := s.readChunks(ctx, h, man, func(off int, data []byte) error {
+				if w == nil {
+					var err error
+					if w, err = open(man.size); err != nil {
+						return err
+					}
+				}
+				_, err := w.Write(data)
+				return err
+			})
+			switch {
+			case err != nil:
+				return err
+			case whole:
+				ok = true
+				return nil
+			case w != nil:
+				return fmt.Errorf("jetstream: the chunks of %s were removed while they were read", man.id)
+			}
+			// Missing before anything was sent: read the key again.
+		}
+	})
+	return ok, err
+}
+
+// pause waits a moment before a read is tried again.
+func pause(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Millisecond):
+		return nil
+	}
+}
+
 // readChunks hands the chunks of man to fn in order, with the offset of each in the value.
 // ok false: some are missing, because they have been removed (the key holds a newer message
 // than man), or, in a replicated bucket, because the replica that answered has not stored
 // them yet; reading the key again tells which.
 func (s *Store) readChunks(ctx context.Context, h *handle, man *manifest, fn func(off int, data []byte) error) (bool, error) {
-	const group = 8 // chunks per batched direct get: 8 MiB at the stock max_payload
+	const group = 4 // chunks per batched direct get: 4 MiB at the stock max_payload
 	off := 0
 	for start := 0; start < man.n; start += group {
 		end := min(start+group, man.n)
@@ -279,10 +362,12 @@ func (s *Store) readChunks(ctx context.Context, h *handle, man *manifest, fn fun
 			return false, err
 		}
 		for _, subj := range subjects {
-			c := got[subj]
-			if c == nil {
-				return false, nil
+			if got[subj] == nil {
+				return false, nil // before any of the group is handed on
 			}
+		}
+		for _, subj := range subjects {
+			c := got[subj]
 			if off+len(c.data) > man.size {
 				return false, fmt.Errorf("jetstream: the chunks of %s hold more than the %d bytes of its manifest", man.id, man.size)
 			}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -115,6 +116,9 @@ func TestLargeValuesInChunks(t *testing.T) {
 		if err != nil || !ok || !bytes.Equal(v, pattern(n, byte(i))) {
 			t.Fatalf("Get %d bytes = %d bytes, %v, %v", n, len(v), ok, err)
 		}
+		if got, ok, err := getTo(ctx, s, "b", key); err != nil || !ok || !bytes.Equal(got, pattern(n, byte(i))) {
+			t.Fatalf("GetTo %d bytes = %d bytes, %v, %v", n, len(got), ok, err)
+		}
 		if ok, err := s.Exists(ctx, "b", key); err != nil || !ok {
 			t.Fatalf("Exists %d bytes = %v, %v", n, ok, err)
 		}
@@ -161,6 +165,9 @@ func TestLargeValuesInChunks(t *testing.T) {
 	if got[len(keys)-1] != nil {
 		t.Fatalf("GetMany absent = %v", got[len(keys)-1])
 	}
+	if _, ok, err := getTo(ctx, s, "b", "absent"); ok || err != nil {
+		t.Fatalf("GetTo absent = %v, %v", ok, err)
+	}
 
 	// A value in chunks is not a counter, and stays as it was.
 	if _, err := s.Increment(ctx, "b", "k100000", 1); !isOther(err) {
@@ -178,6 +185,29 @@ func TestLargeValuesInChunks(t *testing.T) {
 	if v, _, err := s.Get(ctx, "b", "m1"); err != nil || !bytes.Equal(v, pattern(20_000, 2)) {
 		t.Fatalf("Get m1 after SetMany = %d bytes, %v", len(v), err)
 	}
+}
+
+// getTo reads a value with GetTo, checking that it writes what it announced.
+func getTo(ctx context.Context, s *Store, bucket, key string) ([]byte, bool, error) {
+	var buf *bytes.Buffer
+	size := -1
+	ok, err := s.GetTo(ctx, bucket, key, func(n int) (io.Writer, error) {
+		if buf != nil {
+			return nil, errors.New("open called twice")
+		}
+		size, buf = n, &bytes.Buffer{}
+		return buf, nil
+	})
+	if err != nil || !ok {
+		if buf != nil && err == nil {
+			return nil, false, errors.New("open called for an absent key")
+		}
+		return nil, ok, err
+	}
+	if buf.Len() != size {
+		return nil, false, fmt.Errorf("GetTo announced %d bytes and wrote %d", size, buf.Len())
+	}
+	return buf.Bytes(), true, nil
 }
 
 // TestOldChunksRemoved: overwrite, delete and batch delete leave no chunk behind.
@@ -238,6 +268,9 @@ func TestOldChunksRemoved(t *testing.T) {
 func TestReadersSeeWholeValues(t *testing.T) {
 	js := connect(t, smallServer(t))
 	w := newStore(t, js)
+	w.gc.mu.Lock()
+	w.gc.readGrace = 300 * time.Millisecond // replaced chunks go while reads are under way
+	w.gc.mu.Unlock()
 	r := newStore(t, js)
 	ctx := testCtx(t)
 	values := [][]byte{bytes.Repeat([]byte{'a'}, 5*smallPayload+7), bytes.Repeat([]byte{'b'}, 3*smallPayload+1),
@@ -265,7 +298,7 @@ func TestReadersSeeWholeValues(t *testing.T) {
 			}
 		}
 	})
-	for range 3 {
+	for reader := range 4 {
 		wg.Go(func() {
 			for {
 				select {
@@ -273,7 +306,11 @@ func TestReadersSeeWholeValues(t *testing.T) {
 					return
 				default:
 				}
-				v, ok, err := r.Get(ctx, "b", "k")
+				get := r.Get
+				if reader%2 == 1 {
+					get = func(ctx context.Context, b, k string) ([]byte, bool, error) { return getTo(ctx, r, b, k) }
+				}
+				v, ok, err := get(ctx, "b", "k")
 				if err != nil || !ok {
 					t.Errorf("Get = %v, %v", ok, err)
 					return

@@ -33,6 +33,9 @@ const (
 	passDelay     = time.Second     // from a write in a bucket with chunks to its pass
 	sweepInterval = 2 * time.Minute // between passes over every bucket with chunks
 	passTimeout   = time.Minute     // bound of one pass
+	// readGrace is how long the chunks of a replaced value stay after a pass first finds
+	// them replaced: a read streaming them (GetTo) has that long to finish.
+	readGrace = 5 * time.Second
 )
 
 type collector struct {
@@ -44,12 +47,14 @@ type collector struct {
 	stopped sync.Once
 	done    chan struct{}
 
-	sweep           time.Duration // sweepInterval, less in tests
-	passes, removed uint64        // for tests, under mu
+	sweep           time.Duration        // sweepInterval, less in tests
+	replacedAt      map[string]time.Time // chunk id -> when a pass first found it replaced; under mu
+	readGrace       time.Duration        // readGrace, less in tests
+	passes, removed uint64               // for tests, under mu
 }
 
 func newCollector(s *Store) *collector {
-	c := &collector{s: s, due: map[string]*handle{}, wake: make(chan struct{}, 1),
+	c := &collector{s: s, due: map[string]*handle{}, replacedAt: map[string]time.Time{}, readGrace: readGrace, wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), sweep: sweepInterval}
 	if s.opts.chunkGrace < sweepInterval {
 		c.sweep = max(time.Second, s.opts.chunkGrace/2)
@@ -177,8 +182,12 @@ func (c *collector) pass(h *handle) {
 
 func (c *collector) collect(ctx context.Context, h *handle) (removed int, err error) {
 	markers, err := c.markers(ctx, h)
-	if err != nil || len(markers) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	c.forget(h, markers)
+	if len(markers) == 0 {
+		return 0, nil
 	}
 	// The keys, read after the markers and fresh from then on: a key that no longer holds
 	// the manifest of a committed marker holds a newer message.
@@ -243,6 +252,9 @@ func (c *collector) collect(ctx context.Context, h *handle) (removed int, err er
 			}
 			continue
 		}
+		if m.committed > 0 && !c.replacedLongEnough(h, m.id) {
+			continue
+		}
 		if err := attempt(ctx, "purge", func(ctx context.Context) error {
 			return h.st.Purge(ctx, natsjs.WithPurgeSubject("$KVC."+h.encoded+"."+m.id+".>"))
 		}); err != nil {
@@ -251,6 +263,41 @@ func (c *collector) collect(ctx context.Context, h *handle) (removed int, err er
 		removed++
 	}
 	return removed, nil
+}
+
+// replacedLongEnough reports whether the committed chunks id of h were found replaced at
+// least readGrace ago; the first time, it notes the moment and has h passed over again then.
+func (c *collector) replacedLongEnough(h *handle, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id = h.encoded + "/" + id
+	at, seen := c.replacedAt[id]
+	if !seen {
+		c.replacedAt[id] = time.Now()
+		time.AfterFunc(c.readGrace+passDelay/2, func() { c.noteChunks(h) })
+		return false
+	}
+	if time.Since(at) < c.readGrace {
+		return false
+	}
+	delete(c.replacedAt, id)
+	return true
+}
+
+// forget drops what is noted of h's chunks that have no marker any more (removed by another
+// provider's collector, say).
+func (c *collector) forget(h *handle, markers []marker) {
+	live := make(map[string]bool, len(markers))
+	for _, m := range markers {
+		live[h.encoded+"/"+m.id] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.replacedAt {
+		if strings.HasPrefix(id, h.encoded+"/") && !live[id] {
+			delete(c.replacedAt, id)
+		}
+	}
 }
 
 // markers reads every chunk marker of h, in batched direct gets of markerBatch.
