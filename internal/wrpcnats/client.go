@@ -2,9 +2,9 @@ package wrpcnats
 
 import (
 	"context"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"

@@ -94,8 +94,8 @@ func TestQuorumLost(t *testing.T) {
 			_, err := s.GetMany(ctx, "b", []string{"k", "j"})
 			return err
 		},
-		"Delete":    func(ctx context.Context) error { return s.Delete(ctx, "b", "k") },
-		"Increment": func(ctx context.Context) error { _, err := s.Increment(ctx, "b", "n", 1); return err },
+		"Delete":     func(ctx context.Context) error { return s.Delete(ctx, "b", "k") },
+		"Increment":  func(ctx context.Context) error { _, err := s.Increment(ctx, "b", "n", 1); return err },
 		"new bucket": func(ctx context.Context) error { return s.Set(ctx, "other", "k", []byte("v")) },
 	}
 	var wg sync.WaitGroup
