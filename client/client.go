@@ -232,6 +232,7 @@ var readOnly = map[string]bool{"get": true, "exists": true, "list-keys": true, "
 // present (ok true, len 0).
 func (kv *KeyValue) Get(ctx context.Context, bucket, key string) (value []byte, ok bool, err error) {
 	var perr error
+	ctx = wrpcnats.WithResultSizer(ctx, keyvalue.GetResultNeed)
 	err = kv.invoke(ctx, keyvalue.StoreInstance, "get", keyvalue.AppendBucketKeyParams(nil, bucket, key), &perr, func(b []byte) (err error) {
 		value, ok, perr, _, err = keyvalue.ConsumeGetResult(b)
 		return err

@@ -79,9 +79,10 @@ func AppendSetParamsHead(b []byte, bucket, key string, size int) []byte {
 	return wire.AppendListLen(b, size)
 }
 
-// ConsumeSetParams decodes the parameters (bucket, key, value) of set.
+// ConsumeSetParams decodes the parameters (bucket, key, value) of set. The value is a slice
+// of b, not a copy: b must not be written again while it is in use.
 func ConsumeSetParams(b []byte) (bucket, key string, value []byte, n int, err error) {
-	d := decoder{b: b, what: "set params"}
+	d := decoder{b: b, what: "set params", alias: true}
 	bucket = d.str("bucket")
 	key = d.str("key")
 	value = d.byteList("value")
@@ -235,10 +236,24 @@ func AppendGetResultHead(b []byte, size int) []byte {
 	return wire.AppendListLen(b, size)
 }
 
+// GetResultNeed is how long get's result that b begins with is in all, once its head says
+// so; 0 before, or for a result without a value.
+func GetResultNeed(b []byte) uint64 {
+	if len(b) < 3 || b[0] != 0 || b[1] != 1 { // ok(some(...)) only
+		return 0
+	}
+	l, n, err := wire.ConsumeU32(b[2:])
+	if err != nil {
+		return 0
+	}
+	return 2 + uint64(n) + uint64(l)
+}
+
 // ConsumeGetResult decodes get's result. A present empty value gives ok true and a non-nil
-// empty value.
+// empty value, which is a slice of b, not a copy: b must not be written again while it is in
+// use.
 func ConsumeGetResult(b []byte) (value []byte, ok bool, perr error, n int, err error) {
-	d := decoder{b: b, what: "get result"}
+	d := decoder{b: b, what: "get result", alias: true}
 	if perr = d.result(); perr == nil && d.err == nil {
 		if ok = d.optionTag("value"); ok {
 			value = d.byteList("value")
@@ -367,10 +382,11 @@ func appendOptionU64(b []byte, v *uint64) []byte {
 // decoder reads consecutive values from b. After the first failure every read is a no-op
 // returning a zero value, and end reports the failure.
 type decoder struct {
-	b    []byte
-	n    int    // bytes consumed
-	what string // what is being decoded, for error messages
-	err  error
+	b     []byte
+	n     int    // bytes consumed
+	what  string // what is being decoded, for error messages
+	err   error
+	alias bool // byte lists are slices of b, not copies
 }
 
 func (d *decoder) fail(field string, err error) {
@@ -408,7 +424,11 @@ func (d *decoder) byteList(field string) []byte {
 	if d.err != nil {
 		return nil
 	}
-	p, n, err := wire.ConsumeBytes(d.b[d.n:])
+	consume := wire.ConsumeBytes
+	if d.alias {
+		consume = wire.ConsumeBytesAlias
+	}
+	p, n, err := consume(d.b[d.n:])
 	if err != nil {
 		d.fail(field, err)
 		return nil

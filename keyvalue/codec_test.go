@@ -354,7 +354,12 @@ func TestVectors(t *testing.T) {
 			if err != nil || n != len(enc) || !reflect.DeepEqual(got, want) {
 				t.Errorf("%s: decoding % x = %#v, %d, %v; want %#v, %d, nil", where, in, got, n, err, want, len(enc))
 			}
-			// The value does not share memory with the input.
+			// The value does not share memory with the input, but for the two decodes of
+			// a whole value (set's params, get's result), which alias it by design: a
+			// large value is not copied again.
+			if aliases := row.Kind == "params" && row.Function == "set" || row.Kind == "results" && row.Function == "get"; aliases {
+				continue
+			}
 			for j := range in {
 				in[j] = 0xee
 			}

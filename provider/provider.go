@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wrpc-kv/gateway/internal/gcpace"
 	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
@@ -307,8 +308,11 @@ func streamGet(ctx context.Context, gs keyvalue.GetStreamer, bucket, key string)
 		return nil, errors.New("provider: no result writer in the call's context")
 	}
 	opened := false
+	paced := func() {}
+	defer func() { paced() }()
 	ok, err := gs.GetTo(ctx, bucket, key, func(size int) (io.Writer, error) {
 		opened = true
+		paced = gcpace.Begin(size)
 		if _, err := w.Write(keyvalue.AppendGetResultHead(nil, size)); err != nil {
 			return nil, err
 		}

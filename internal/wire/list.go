@@ -49,6 +49,19 @@ func ConsumeBytes(b []byte) ([]byte, int, error) {
 	return out, n, nil
 }
 
+// ConsumeBytesAlias is ConsumeBytes returning a slice of b instead of a copy: for a large
+// value in a buffer that is not written again.
+func ConsumeBytesAlias(b []byte) ([]byte, int, error) {
+	p, n, err := consumeLenPrefixed(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	if p == nil {
+		p = []byte{}
+	}
+	return p, n, nil
+}
+
 // consumeLenPrefixed returns the payload of a u32-length-prefixed byte run, aliasing b.
 func consumeLenPrefixed(b []byte) ([]byte, int, error) {
 	l, n, err := ConsumeU32(b)

@@ -149,6 +149,7 @@ func (c *Client) Close() error {
 // call is the state of one invocation, fed by the mux.
 type call struct {
 	stream   // results
+	sizer    func(first []byte) uint64
 	hs       bool
 	hsReply  string
 	hsStatus string
@@ -168,6 +169,13 @@ func (c *call) receive(suffix string, m *nats.Msg) {
 			}
 		}
 	case "results":
+		if c.sizer != nil && len(c.buf) == 0 && cap(c.buf) == 0 {
+			// Room for all of the results before the rest of them arrives.
+			if need := c.sizer(m.Data); need > uint64(len(m.Data)) && need <= uint64(c.limit) {
+				c.buf = make([]byte, 0, int(need))
+				c.paceLocked(int(need))
+			}
+		}
 		c.appendLocked(m.Data)
 	default:
 		// Nested result streams: no function of the keyvalue world has one.
@@ -182,8 +190,8 @@ func (c *call) receive(suffix string, m *nats.Msg) {
 //
 // decode is called with all result bytes received so far, each time more arrive. It returns
 // nil once it has decoded a complete value, or an error matching wire.ErrTruncated while the
-// value is incomplete; any other error fails the call with ErrProtocol. decode must not keep
-// the slice.
+// value is incomplete; any other error fails the call with ErrProtocol. decode may keep
+// slices of the bytes it decodes a complete value from: they are never written again.
 //
 // Invoke honours ctx at every wait. Errors: ErrNoResponders as soon as NATS reports that
 // nobody serves the subject; ErrTimeout (also matching context.DeadlineExceeded) when a
@@ -212,7 +220,8 @@ func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []
 	if !c.nc.IsConnected() {
 		return fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
 	}
-	cl := &call{stream: newStream(nil, maxResult)}
+	cl := &call{stream: newStream(nil, maxResult), sizer: resultSizer(ctx)}
+	defer cl.done()
 	token, reply := c.mux.register(cl)
 	// A call refused for what its peer sends may have the peer still sending: the mux then
 	// moves on to a fresh inbox, so the NATS server stops forwarding the rest.
@@ -269,7 +278,8 @@ func (c *Client) InvokeFrom(ctx context.Context, instance, fn string, head []byt
 	if !c.nc.IsConnected() {
 		return fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
 	}
-	cl := &call{stream: newStream(nil, maxResult)}
+	cl := &call{stream: newStream(nil, maxResult), sizer: resultSizer(ctx)}
+	defer cl.done()
 	token, reply := c.mux.register(cl)
 	defer func() {
 		c.mux.unregister(token, errors.Is(err, ErrResultTooLarge) || errors.Is(err, ErrProtocol))

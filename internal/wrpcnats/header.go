@@ -18,6 +18,21 @@ func WithCallHeader(ctx context.Context, h nats.Header) context.Context {
 	return context.WithValue(ctx, callHeaderKey{}, h)
 }
 
+type resultSizerKey struct{}
+
+// WithResultSizer returns a context whose calls give the first message of their results to
+// size, which says from it how long the results are in all (0: it cannot tell). The client
+// then makes room for them at once instead of growing its buffer as they arrive. size must
+// have no side effects: it runs on the connection's delivery goroutine.
+func WithResultSizer(ctx context.Context, size func(first []byte) uint64) context.Context {
+	return context.WithValue(ctx, resultSizerKey{}, size)
+}
+
+func resultSizer(ctx context.Context) func([]byte) uint64 {
+	f, _ := ctx.Value(resultSizerKey{}).(func([]byte) uint64)
+	return f
+}
+
 // CallHeader returns the per-call headers set with WithCallHeader, or nil.
 func CallHeader(ctx context.Context) nats.Header {
 	h, _ := ctx.Value(callHeaderKey{}).(nats.Header)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
+
+	"github.com/wrpc-kv/gateway/internal/gcpace"
 )
 
 // A receiver gets the messages published to one token's subjects: suffix is "" for the token
@@ -231,6 +233,7 @@ type stream struct {
 	tooLarge bool
 	failed   error
 	limit    int
+	paced    func() // ends the collector's pacing for a large value (gcpace), when begun
 }
 
 func newStream(initial []byte, limit int) stream {
@@ -266,6 +269,24 @@ func (s *stream) reserve(n int) {
 	buf := make([]byte, len(s.buf), n)
 	copy(buf, s.buf)
 	s.buf = buf
+	s.paceLocked(n)
+}
+
+// paceLocked has the collector paced for a value of n bytes in flight, until done.
+func (s *stream) paceLocked(n int) {
+	if s.paced == nil {
+		s.paced = gcpace.Begin(n)
+	}
+}
+
+// done ends what the stream began: the pacing of a large value.
+func (s *stream) done() {
+	s.mu.Lock()
+	paced := s.paced
+	s.mu.Unlock()
+	if paced != nil {
+		paced()
+	}
 }
 
 func (s *stream) wake() {

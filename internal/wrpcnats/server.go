@@ -18,8 +18,9 @@ import (
 // A Handler serves one function. It is called with all parameter bytes received so far and
 // returns an error matching wire.ErrTruncated while they are incomplete; it is then called
 // again when more arrive. Any other error means the params don't decode, and the call fails.
-// Once the params decode, it returns the Call that runs the function. A Handler must not keep
-// params nor have side effects: it may run several times for one invocation.
+// Once the params decode, it returns the Call that runs the function. A Handler must have no
+// side effects: it may run several times for one invocation. Its Call may keep slices of the
+// params it decoded: they are never written again.
 type Handler func(params []byte) (Call, error)
 
 // A Call runs a function whose params have been decoded and returns its encoded results. An
@@ -268,7 +269,18 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 	var paramsSubject string
 	var inv *invocation
 	if errors.Is(err, wire.ErrTruncated) {
-		inv = &invocation{stream: newStream(append([]byte(nil), m.Data...), s.maxParams)}
+		// Room for the whole params from the start when they say how long they are, before
+		// the rest arrives: a large value is then never copied to a larger buffer.
+		size := len(m.Data)
+		var te *wire.TruncatedError
+		if errors.As(err, &te) && te.Need <= uint64(s.maxParams) {
+			size = max(size, int(te.Need))
+		}
+		buf := make([]byte, len(m.Data), size)
+		copy(buf, m.Data)
+		inv = &invocation{stream: newStream(buf, s.maxParams)}
+		inv.paceLocked(size)
+		defer inv.done()
 		token, subject := s.mux.register(inv)
 		defer s.mux.unregister(token, false)
 		paramsSubject = subject
