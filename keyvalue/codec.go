@@ -324,6 +324,15 @@ func ConsumeIncrementResult(b []byte) (v uint64, perr error, n int, err error) {
 // AppendGetManyResult appends the ok case of get-many's
 // result<list<option<tuple<string, list<u8>>>>, error>; a nil element is none.
 func AppendGetManyResult(b []byte, items []*KeyValue) []byte {
+	if b == nil { // room for all of it at once: 5 bytes bound each length prefix
+		n := 6 + len(items)
+		for _, it := range items {
+			if it != nil {
+				n += 10 + len(it.Key) + len(it.Value)
+			}
+		}
+		b = make([]byte, 0, n)
+	}
 	b = wire.AppendResultTag(b, false)
 	b = wire.AppendListLen(b, len(items))
 	for _, it := range items {

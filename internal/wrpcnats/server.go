@@ -310,8 +310,16 @@ func (s *Server) serve(m *nats.Msg, h Handler) {
 		s.log.Debug("wrpc: call failed", "subject", m.Subject, "err", err)
 		return
 	}
-	if _, err := rw.Write(out); err == nil {
-		err = rw.flush()
+	if rw.written == 0 { // the usual case: all of the results returned, sent as they are
+		rw.buf = out
+	} else if _, err := rw.Write(out); err != nil {
+		s.log.Debug("wrpc: publish results", "subject", m.Subject, "err", err)
+		return
+	}
+	for len(rw.buf) > 0 && err == nil {
+		n := min(len(rw.buf), rw.max)
+		err = s.nc.Publish(results, rw.buf[:n])
+		rw.buf = rw.buf[n:]
 	}
 	if err != nil {
 		s.log.Debug("wrpc: publish results", "subject", m.Subject, "err", err)
@@ -338,10 +346,12 @@ type resultWriter struct {
 	subject string
 	max     int
 	buf     []byte // less than max bytes not sent yet
+	written int    // bytes written by the Call
 }
 
 func (w *resultWriter) Write(p []byte) (int, error) {
 	n := len(p)
+	w.written += n
 	for len(p) > 0 {
 		if len(w.buf) == 0 && len(p) >= w.max {
 			// A whole message of the caller's bytes: no copy here (nats.go copies it out).

@@ -303,15 +303,11 @@ func (c *collector) forget(h *handle, markers []marker) {
 // markers reads every chunk marker of h, in batched direct gets of markerBatch.
 func (c *collector) markers(ctx context.Context, h *handle) ([]marker, error) {
 	const markerBatch = 1000
-	inbox := c.s.nc.NewInbox()
-	sub, err := c.s.nc.SubscribeSync(inbox)
+	sub, err := c.s.replies.start()
 	if err != nil {
 		return nil, err
 	}
-	defer sub.Unsubscribe()
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return nil, err
-	}
+	defer sub.close()
 	var out []marker
 	var last uint64
 	for {
@@ -319,11 +315,11 @@ func (c *collector) markers(ctx context.Context, h *handle) ([]marker, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := c.s.nc.PublishRequest(c.s.apiPrefix+"DIRECT.GET."+h.stream, inbox, req); err != nil {
+		if err := c.s.nc.PublishRequest(c.s.apiPrefix+"DIRECT.GET."+h.stream, sub.subject, req); err != nil {
 			return nil, err
 		}
 		for {
-			m, err := sub.NextMsgWithContext(ctx)
+			m, err := sub.next(ctx)
 			if err != nil {
 				return nil, err
 			}

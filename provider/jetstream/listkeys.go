@@ -66,16 +66,11 @@ func (s *Store) listKeys(ctx context.Context, h *handle, cursor *uint64) (keyval
 		return resp, nil
 	}
 
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	sub, err := s.replies.start()
 	if err != nil {
 		return resp, err
 	}
-	defer sub.Unsubscribe()
-	// One batch is bounded by batchBytes plus one message, which may be as large as max_payload.
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return resp, err
-	}
+	defer sub.close()
 
 	var keyBytes, read int
 	for read < scanBytes {
@@ -91,12 +86,12 @@ func (s *Store) listKeys(ctx context.Context, h *handle, cursor *uint64) (keyval
 		if err != nil {
 			return resp, err
 		}
-		if err := s.nc.PublishRequest(s.apiPrefix+"DIRECT.GET."+h.stream, inbox, data); err != nil {
+		if err := s.nc.PublishRequest(s.apiPrefix+"DIRECT.GET."+h.stream, sub.subject, data); err != nil {
 			return resp, err
 		}
 		more := false
 		for {
-			m, err := sub.NextMsgWithContext(ctx)
+			m, err := sub.next(ctx)
 			if err != nil {
 				return resp, err
 			}

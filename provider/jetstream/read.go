@@ -161,21 +161,17 @@ func (s *Store) multiGet(ctx context.Context, h *handle, subjects []string) (map
 	if err != nil {
 		return nil, 0, err
 	}
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	sub, err := s.replies.start()
 	if err != nil {
 		return nil, 0, err
 	}
-	defer sub.Unsubscribe()
-	if err := sub.SetPendingLimits(-1, -1); err != nil {
-		return nil, 0, err
-	}
-	if err := s.nc.PublishRequest(s.apiPrefix+"DIRECT.GET."+h.stream, inbox, req); err != nil {
+	defer sub.close()
+	if err := s.nc.PublishRequest(s.apiPrefix+"DIRECT.GET."+h.stream, sub.subject, req); err != nil {
 		return nil, 0, err
 	}
 	out := make(map[string]*storedMsg, len(subjects))
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
+		m, err := sub.next(ctx)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -210,3 +206,43 @@ const upToSeqHeader = "Nats-UpTo-Sequence"
 
 // errNoBatch is a server that does not answer batched direct gets (before 2.11).
 var errNoBatch = errors.New("jetstream: the server does not answer batched direct gets")
+
+// pipelinedGet reads the last message of each of subjects with a direct get each, all sent
+// before the first answer is read, and returns those found by subject. Every request has
+// exactly one answer, a 404 for a subject without a message.
+func (s *Store) pipelinedGet(ctx context.Context, h *handle, subjects []string) (map[string]*storedMsg, error) {
+	q, err := s.replies.start()
+	if err != nil {
+		return nil, err
+	}
+	defer q.close()
+	base := s.apiPrefix + "DIRECT.GET." + h.stream + "."
+	for _, subj := range subjects {
+		if err := s.nc.PublishRequest(base+subj, q.subject, nil); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]*storedMsg, len(subjects))
+	for range subjects {
+		m, err := q.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch status := m.Header.Get("Status"); status {
+		case "":
+		case "404":
+			continue
+		case "503":
+			return nil, nats.ErrNoResponders
+		default:
+			return nil, fmt.Errorf("jetstream: direct get: status %s %s", status, m.Header.Get("Description"))
+		}
+		seq, err := strconv.ParseUint(m.Header.Get(natsjs.SequenceHeader), 10, 64)
+		subj := m.Header.Get(natsjs.SubjectHeader)
+		if err != nil || subj == "" {
+			return nil, errors.New("jetstream: direct get: a message without sequence or subject")
+		}
+		out[subj] = &storedMsg{subject: subj, seq: seq, header: m.Header, data: m.Data}
+	}
+	return out, nil
+}

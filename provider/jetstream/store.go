@@ -165,6 +165,7 @@ type Store struct {
 	handles sync.Map     // encoded bucket name -> *handle
 	locks   keyLocks
 	gc      *collector
+	replies replies
 	warned  sync.Map // bucket -> time.Time of the last warning that it is unavailable
 
 	conflicts atomic.Uint64 // increment attempts that lost a compare-and-set race
@@ -210,6 +211,7 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.replies.nc = s.nc
 	s.gc = newCollector(s)
 	if s.opts.tracer != nil {
 		s.tracer = s.opts.tracer.Tracer("github.com/wrpc-kv/gateway/provider/jetstream")
@@ -229,9 +231,12 @@ func New(js natsjs.JetStream, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the Store's collector of unused chunks. The Store must not be used after it;
-// the connection stays open.
-func (s *Store) Close() { s.gc.close() }
+// Close stops the Store's collector of unused chunks and its subscription for replies. The
+// Store must not be used after it; the connection stays open.
+func (s *Store) Close() {
+	s.gc.close()
+	s.replies.stop()
+}
 
 // withTimeout applies the default timeout to a context without a deadline.
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
