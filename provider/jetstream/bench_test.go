@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
@@ -69,4 +72,78 @@ func BenchmarkListKeysPage(b *testing.B) {
 			b.Fatalf("page of %d keys, %v", len(resp.Keys), err)
 		}
 	}
+}
+
+// BenchmarkReadYourWrites is what read-your-writes costs on a bucket of three replicas: a get
+// through the stream leader (what Get does) beside a plain direct get that any replica may
+// answer, possibly stale; and a get-many of 100 keys with the leader's last sequence asked
+// first (what GetMany does) beside the batched direct get alone. The Store is connected to
+// a server that does not lead the stream, as a provider usually is for two of three buckets.
+//
+//	go test ./provider/jetstream -run '^$' -bench ReadYourWrites -count 6
+func BenchmarkReadYourWrites(b *testing.B) {
+	servers := natstest.Cluster(b, b.TempDir(), 3)
+	js, err := natsjs.New(natstest.Connect(b, servers[0]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newStore(b, js, Replicas(3))
+	ctx := context.Background()
+	keys := make([]string, 100)
+	items := make([]keyvalue.KeyValue, 100)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%03d", i)
+		items[i] = keyvalue.KeyValue{Key: keys[i], Value: make([]byte, 100)}
+	}
+	if err := s.SetMany(ctx, "b", items); err != nil {
+		b.Fatal(err)
+	}
+	follower := -1
+	for i, ns := range servers {
+		if !ns.JetStreamIsStreamLeader("$G", "KV_b") && follower < 0 {
+			follower = i
+		}
+	}
+	js, err = natsjs.New(natstest.Connect(b, servers[follower]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s = newStore(b, js, Replicas(3))
+	h, err := s.resolve(ctx, "b", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	subj := h.prefix + EncodeKey("k000")
+	subjects := make([]string, len(keys))
+	for i, k := range keys {
+		subjects[i] = h.prefix + EncodeKey(k)
+	}
+	b.Run("get/leader", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok, err := s.Get(ctx, "b", "k000"); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("get/direct", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := h.st.GetLastMsgForSubject(ctx, subj); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get-many/fresh", func(b *testing.B) {
+		for b.Loop() {
+			if kvs, err := s.GetMany(ctx, "b", keys); err != nil || kvs[99] == nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get-many/direct", func(b *testing.B) {
+		for b.Loop() {
+			if got, _, err := s.multiGet(ctx, h, subjects); err != nil || len(got) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
 }
