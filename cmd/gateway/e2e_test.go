@@ -734,4 +734,14 @@ func TestLeastPrivilegeNATS(t *testing.T) {
 	expectStatus(t, "batch delete", curl(t, "-X", "POST", "-H", "Content-Type: application/json", "-d", `{"keys":["a"]}`, b+"/batch/delete"), 204)
 	expectStatus(t, "DELETE", curl(t, "-X", "DELETE", b+"/keys/k"), 204)
 	expectStatus(t, "GET after DELETE", curl(t, b+"/keys/k"), 404)
+	// A value over max_payload: its chunks go to $KVC.<bucket>.> (and the bucket's stream is
+	// updated to take them, through $JS.API).
+	large := filepath.Join(t.TempDir(), "large")
+	if err := os.WriteFile(large, bytes.Repeat([]byte("0123456789abcdef"), 3<<16), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expectStatus(t, "PUT of 3 MiB", curl(t, "-X", "PUT", "--data-binary", "@"+large, b+"/keys/large"), 204)
+	if r := curl(t, b+"/keys/large"); r.status != 200 || len(r.body) != 3<<20 {
+		t.Fatalf("GET of 3 MiB = %d, %d bytes", r.status, len(r.body))
+	}
 }

@@ -513,3 +513,26 @@ func TestChunksReadYourWrites(t *testing.T) {
 		}
 	}
 }
+
+// A provider whose NATS user may not publish chunks is told so, instead of waiting for
+// acknowledgements that cannot come.
+func TestChunksWithoutPermission(t *testing.T) {
+	ns := natstest.Run(t, natstest.JetStream(t.TempDir()), natstest.MaxPayload(smallPayload), natstest.Users(
+		&server.User{Username: "p", Password: "p", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{"_INBOX.>", "$JS.API.>", "$KV.>"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+		}}))
+	js, err := natsjs.New(natstest.Connect(t, ns, nats.UserInfo("p", "p")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, js)
+	ctx := testCtx(t)
+	if err := s.Set(ctx, "b", "small", []byte("fits")); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Set(ctx, "b", "large", pattern(3*smallPayload, 1))
+	if !isOther(err) || !strings.Contains(err.Error(), "$KVC.>") {
+		t.Fatalf("Set of a chunked value without permission = %v; want an OtherError naming $KVC.>", err)
+	}
+}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/wrpc-kv/gateway/keyvalue"
 )
 
 // Writes and failover.
@@ -112,9 +115,31 @@ func (s *Store) publish(ctx context.Context, h *handle, m *nats.Msg, opts ...nat
 		if err == nil {
 			seq = ack.Sequence
 		}
+		if err != nil && transient(err) {
+			if denied := s.denied(m.Subject); denied != nil {
+				return denied
+			}
+		}
 		return s.gone(ctx, h, err)
 	})
 	return seq, err
+}
+
+// denied returns the answer for a write that got no acknowledgement because the NATS server
+// refused the provider's user to publish to subject (the server says so only asynchronously,
+// in the connection's last error), or nil.
+func (s *Store) denied(subject string) error {
+	last := s.nc.LastError()
+	if last == nil || !errors.Is(last, nats.ErrPermissionViolation) ||
+		!strings.Contains(strings.ToLower(last.Error()), strings.ToLower(`publish to "`+subject+`"`)) {
+		return nil
+	}
+	what := "$KV.>"
+	if strings.HasPrefix(subject, "$KVC.") {
+		what = "$KVC.> (where values larger than max_payload are stored in chunks)"
+	}
+	return &keyvalue.OtherError{Message: fmt.Sprintf(
+		"the NATS server does not let the provider publish to %s: its user needs publish permission on %s", subject, what)}
 }
 
 // gone returns err, or natsjs.ErrStreamNotFound when err is nobody answering and the bucket's
