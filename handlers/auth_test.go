@@ -60,6 +60,7 @@ func TestAuthMatrix(t *testing.T) {
 	path, tok := tokens(t, t.TempDir(), map[string]string{
 		"valid":   "*:b",
 		"noperm":  "read:other",
+		"writer":  "write:b",
 		"scoped":  "*:b:other/",
 		"expired": "expired *:b",
 	})
@@ -84,6 +85,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"batchSet", "POST", "/buckets/b/batch/set", `{"items":[{"key":"other/y","value":""},{"key":"z","value":""}]}`, 204, 403},
 		{"batchDelete", "POST", "/buckets/b/batch/delete", `{"keys":["other/y","z"]}`, 204, 403},
 		{"whoami", "GET", "/whoami", "", 200, 200},
+		{"getBucket", "GET", "/buckets/b", "", 200, 200},
 		{"putValue", "PUT", "/buckets/b/keys/k2", "v", 204, 403},
 		{"deleteValue", "DELETE", "/buckets/b/keys/k2", "", 204, 403},
 	}
@@ -135,6 +137,10 @@ func TestAuthMatrix(t *testing.T) {
 				}
 			}
 		}
+	}
+	// A token that may only write to the bucket learns where it is served too.
+	if res := g.do(t, req{method: "GET", target: "/buckets/b", header: map[string]string{"Authorization": "Bearer " + tok["writer"]}}); res.status != 200 {
+		t.Errorf("getBucket with a write-only token = %d %s; want 200", res.status, res.body)
 	}
 	// The scoped listing shows only keys under its prefix.
 	res := g.do(t, req{method: "GET", target: "/buckets/b/keys", header: map[string]string{"Authorization": "Bearer " + tok["scoped"]}})

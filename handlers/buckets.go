@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"net/http"
+
+	"github.com/wrpc-kv/gateway/auth"
 )
 
 // Buckets tells the handlers where each bucket is served (a routing table): the limits that
@@ -70,11 +72,21 @@ func (h *handler) limits(bucket string) Limits {
 	return l
 }
 
+// mayUse reports whether id may do anything at all in bucket, under any key.
+func mayUse(id *auth.Identity, bucket string) bool {
+	for _, a := range []auth.Action{auth.Read, auth.Write, auth.Delete} {
+		if all, prefixes := id.Prefixes(a, bucket); all || len(prefixes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // getBucket answers where a bucket is served. Without a routing table every bucket is
 // served by the one provider the gateway was started with, under its own name.
 func (h *handler) getBucket(w http.ResponseWriter, r *http.Request, in *input) error {
-	if _, _, err := listScope(r, in.bucket); err != nil {
-		return err
+	if id := auth.FromContext(r.Context()); id != nil && !mayUse(id, in.bucket) {
+		return forbidden(id, auth.Read, in.bucket, "")
 	}
 	var info BucketInfo
 	if h.opts.Buckets == nil {

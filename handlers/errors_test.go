@@ -29,6 +29,7 @@ func TestStoreErrors(t *testing.T) {
 		detail string
 	}{
 		{keyvalue.ErrNoSuchStore, 404, "/problems/no-such-store", `"b"`},
+		{keyvalue.ErrNoRoute, 404, "/problems/no-such-store", "no route of the gateway matches"},
 		{keyvalue.ErrAccessDenied, 403, "/problems/access-denied", `"b"`},
 		{&keyvalue.OtherError{Message: "disk on fire"}, 502, "/problems/provider-error", "disk on fire"},
 		{keyvalue.Unavailable("no quorum"), 503, "/problems/unavailable", `"b" for now: no quorum`},

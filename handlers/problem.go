@@ -96,6 +96,8 @@ func problemFor(err error, in *input) *problem {
 	}
 	var other *keyvalue.OtherError
 	switch {
+	case errors.Is(err, keyvalue.ErrNoRoute):
+		p = newProblem(kindNoSuchStore, "no route of the gateway matches bucket %q", bucket)
 	case errors.Is(err, keyvalue.ErrNoSuchStore):
 		p = newProblem(kindNoSuchStore, "the provider has no bucket %q", bucket)
 	case errors.Is(err, keyvalue.ErrAccessDenied):

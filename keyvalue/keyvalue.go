@@ -47,6 +47,9 @@ var (
 	ErrProtocol = errors.New("keyvalue: the provider's answer broke the protocol")
 	// ErrNotConnected means the way to the provider is down for now (reconnecting).
 	ErrNotConnected = errors.New("keyvalue: not connected")
+	// ErrNoRoute means the gateway routes the bucket to no provider, so none was asked; it
+	// matches ErrNoSuchStore too.
+	ErrNoRoute = fmt.Errorf("%w: no route matches the bucket", ErrNoSuchStore)
 	// ErrUnacknowledged means the provider did not acknowledge the call in time: the call
 	// was lost on its way (a NATS server failing over), or the provider is too busy to take
 	// it. The call may still run.

@@ -85,8 +85,10 @@ func (t *Target) Interfaces(ctx context.Context) map[string]string {
 			out[iface] = Unknown
 		case served:
 			out[iface] = Served
-		case iface == "batch":
+		case iface == "batch" && out["store"] == Served:
 			out[iface] = Fallback
+		case iface == "batch":
+			out[iface] = Unknown // nobody serves the store now: no fallback either
 		default:
 			out[iface] = NotServed
 		}

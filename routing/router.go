@@ -336,7 +336,7 @@ func (r *Router) Resolve(bucket string) (Resolution, bool) {
 func (r *Router) resolve(ctx context.Context, bucket string) (context.Context, *Target, string, error) {
 	res, ok := r.Resolve(bucket)
 	if !ok {
-		return ctx, nil, "", fmt.Errorf("%w: no route matches bucket %q", keyvalue.ErrNoSuchStore, bucket)
+		return ctx, nil, "", fmt.Errorf("%w: bucket %q", keyvalue.ErrNoRoute, bucket)
 	}
 	if res.header != nil {
 		h := nats.Header{}
