@@ -208,26 +208,11 @@ func (c *Client) Invoke(ctx context.Context, instance, fn string, params []byte,
 // caller accepts is refused before its bytes are buffered. What the peer still sends for a
 // call that has returned is dropped on arrival.
 func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []byte, maxResult int, decode func([]byte) error) (err error) {
-	if maxResult <= 0 {
-		return fmt.Errorf("wrpc: max result bytes must be positive, got %d", maxResult)
+	cl, reply, end, err := c.begin(ctx, maxResult)
+	if err != nil {
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return ctxError(err, "before invoking")
-	}
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	if !c.nc.IsConnected() {
-		return fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
-	}
-	cl := &call{stream: newStream(nil, maxResult), sizer: resultSizer(ctx)}
-	defer cl.done()
-	token, reply := c.mux.register(cl)
-	// A call refused for what its peer sends may have the peer still sending: the mux then
-	// moves on to a fresh inbox, so the NATS server stops forwarding the rest.
-	defer func() {
-		c.mux.unregister(token, errors.Is(err, ErrResultTooLarge) || errors.Is(err, ErrProtocol))
-	}()
+	defer func() { end(err) }()
 
 	subject := c.subject(instance, fn)
 	hdr := mergeHeaders(c.header, CallHeader(ctx))
@@ -258,6 +243,31 @@ func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []
 	return c.awaitResults(ctx, cl, subject, maxResult, decode)
 }
 
+// begin checks that a call can be made and registers it with the mux. end(err), with the
+// call's error, must follow: a call refused for what its peer sends may have the peer still
+// sending, and the mux then moves on to a fresh inbox, so the NATS server stops forwarding the
+// rest.
+func (c *Client) begin(ctx context.Context, maxResult int) (cl *call, reply string, end func(error), err error) {
+	if maxResult <= 0 {
+		return nil, "", nil, fmt.Errorf("wrpc: max result bytes must be positive, got %d", maxResult)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", nil, ctxError(err, "before invoking")
+	}
+	if c.closed.Load() {
+		return nil, "", nil, ErrClosed
+	}
+	if !c.nc.IsConnected() {
+		return nil, "", nil, fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
+	}
+	cl = &call{stream: newStream(nil, maxResult), sizer: resultSizer(ctx)}
+	token, reply := c.mux.register(cl)
+	return cl, reply, func(err error) {
+		c.mux.unregister(token, errors.Is(err, ErrResultTooLarge) || errors.Is(err, ErrProtocol))
+		cl.done()
+	}, nil
+}
+
 // InvokeFrom is InvokeLimit with params that are head followed by the size bytes read from
 // body: a large value goes out as it is read, a message at a time, and is never held whole.
 // The call's deadline is resultTimeout from the moment the last byte is sent (ctx may bound
@@ -266,24 +276,11 @@ func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []
 // and fails the call without running it, and InvokeFrom returns the read's error.
 func (c *Client) InvokeFrom(ctx context.Context, instance, fn string, head []byte, body io.Reader, size int64,
 	resultTimeout time.Duration, maxResult int, decode func([]byte) error) (err error) {
-	if maxResult <= 0 {
-		return fmt.Errorf("wrpc: max result bytes must be positive, got %d", maxResult)
+	cl, reply, end, err := c.begin(ctx, maxResult)
+	if err != nil {
+		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return ctxError(err, "before invoking")
-	}
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	if !c.nc.IsConnected() {
-		return fmt.Errorf("%w: connection is %s", ErrNotConnected, c.nc.Status())
-	}
-	cl := &call{stream: newStream(nil, maxResult), sizer: resultSizer(ctx)}
-	defer cl.done()
-	token, reply := c.mux.register(cl)
-	defer func() {
-		c.mux.unregister(token, errors.Is(err, ErrResultTooLarge) || errors.Is(err, ErrProtocol))
-	}()
+	defer func() { end(err) }()
 
 	subject := c.subject(instance, fn)
 	hdr := mergeHeaders(c.header, CallHeader(ctx))
