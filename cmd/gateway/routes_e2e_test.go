@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -21,29 +20,7 @@ import (
 func startRustPeer(t *testing.T, natsURL, prefix string) {
 	t.Helper()
 	cmd := exec.Command(cargoBinary(t, "rustpeer", "RUSTPEER_BIN"), "serve", "--nats", natsURL, "--prefix", prefix)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		t.Fatalf("rustpeer serve: %q, %v\n%s", line, err, stderr.String())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	startChild(t, "rustpeer", cmd, "")
 }
 
 const routesFile = `

@@ -85,6 +85,14 @@ func startWCProvider(t *testing.T, natsURL, lattice, key string, links ...wcLink
 	}
 	cmd := exec.Command(wcProvider(t))
 	cmd.Env = append(os.Environ(), "WCPROVIDER_LOG=warn")
+	startChild(t, "wcprovider", cmd, base64.StdEncoding.EncodeToString(hostData)+"\n")
+}
+
+// startChild runs cmd until the test ends, writing input to its stdin, and returns once it
+// prints "ready" on stdout. At the end its stdin is closed, which asks it to stop; it is
+// killed if it has not within 5 s.
+func startChild(t *testing.T, name string, cmd *exec.Cmd, input string) {
+	t.Helper()
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
@@ -109,26 +117,25 @@ func startWCProvider(t *testing.T, natsURL, lattice, key string, links ...wcLink
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("wcprovider stderr:\n%s", stderr.String())
+			t.Logf("%s stderr:\n%s", name, stderr.String())
 		}
 	})
-	if _, err := io.WriteString(stdin, base64.StdEncoding.EncodeToString(hostData)+"\n"); err != nil {
+	if _, err := io.WriteString(stdin, input); err != nil {
 		t.Fatal(err)
 	}
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		ok := sc.Scan() && sc.Text() == "ready"
-		ready <- ok
+		ready <- sc.Scan() && strings.TrimSpace(sc.Text()) == "ready"
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	select {
 	case ok := <-ready:
 		if !ok {
-			t.Fatalf("wcprovider did not print ready\n%s", stderr.String())
+			t.Fatalf("%s did not print ready\n%s", name, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("wcprovider not ready after 30 s\n%s", stderr.String())
+		t.Fatalf("%s not ready after 30 s\n%s", name, stderr.String())
 	}
 }
 
