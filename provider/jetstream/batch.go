@@ -10,13 +10,11 @@ import (
 )
 
 // GetMany returns one element per key in request order, nil where a key is absent. The result
-// is not a snapshot: each key is read at the moment the server answering reaches it. A bucket
-// of one replica is read with one direct get per key, all sent at once without waiting for
-// the answers (measured faster than a batched direct get, whose server-side lookup of many
-// subjects costs more than single ones). A replicated bucket is read with batched direct
-// gets, up to getManyBatch keys a request, answered only by a server that has reached the
-// stream's last sequence as its leader tells it first (read.go); a server before 2.11, which
-// has no batched direct get, is asked key by key.
+// is not a snapshot: each key is read at the moment the server answering reaches it. Keys are
+// read with batched direct gets, up to getManyBatch keys a request; in a replicated bucket
+// these count only when answered by a server that has reached the stream's last sequence, as
+// its leader tells it first (read.go). A server before 2.11, which has no batched direct get,
+// is asked key by key.
 func (s *Store) GetMany(ctx context.Context, bucket string, keys []string) ([]*keyvalue.KeyValue, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
@@ -46,13 +44,7 @@ func (s *Store) GetMany(ctx context.Context, bucket string, keys []string) ([]*k
 			for _, k := range enc[start:end] {
 				subjects = append(subjects, h.prefix+k)
 			}
-			var got map[string]*storedMsg
-			var err error
-			if h.replicas == 1 {
-				got, err = s.pipelinedGet(ctx, h, subjects)
-			} else {
-				got, err = s.freshMultiGet(ctx, h, subjects, minSeq)
-			}
+			got, err := s.freshMultiGet(ctx, h, subjects, minSeq)
 			if errors.Is(err, errNoBatch) || errors.Is(err, errStale) {
 				return s.getEach(ctx, h, keys[start:], enc[start:], out[start:])
 			}
