@@ -4,8 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/wrpc-kv/gateway/auth"
@@ -88,12 +88,12 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 	asText := utf8Encoding(r)
 	items := make([]keyvalue.KeyValue, len(req.Items))
 	for i, it := range req.Items {
-		k, err := h.decodeKey(it.Key, fmt.Sprintf("/items/%d/key", i))
+		k, err := h.decodeKey(it.Key, field{"/items", i, "/key"})
 		if err != nil {
 			return err
 		}
-		field := fmt.Sprintf("/items/%d/value", i)
-		s, err := jsonString(it.Value, field)
+		f := field{"/items", i, "/value"}
+		s, err := jsonString(it.Value, f)
 		if err != nil {
 			return err
 		}
@@ -101,10 +101,10 @@ func (h *handler) batchSet(w http.ResponseWriter, r *http.Request, in *input) er
 		if asText {
 			v = []byte(s)
 		} else if v, err = base64.StdEncoding.DecodeString(s); err != nil {
-			return newProblem(kindValidation, "request body field %q: not standard padded base64 (or ask with encoding=utf8)", field)
+			return newProblem(kindValidation, "request body field %q: not standard padded base64 (or ask with encoding=utf8)", f)
 		}
 		if int64(len(v)) > lim.MaxValueBytes {
-			return tooLarge("the value of "+field, lim.MaxValueBytes)
+			return tooLarge("the value of "+f.String(), lim.MaxValueBytes)
 		}
 		items[i] = keyvalue.KeyValue{Key: k, Value: v}
 		if err := authorize(r, auth.Write, in.bucket, k); err != nil {
@@ -146,7 +146,7 @@ func (h *handler) decodeKeys(body []byte, bucket string) ([]string, error) {
 	}
 	keys := make([]string, len(req.Keys))
 	for i, raw := range req.Keys {
-		k, err := h.decodeKey(raw, fmt.Sprintf("/keys/%d", i))
+		k, err := h.decodeKey(raw, field{"/keys", i, ""})
 		if err != nil {
 			return nil, err
 		}
@@ -156,32 +156,58 @@ func (h *handler) decodeKeys(body []byte, bucket string) ([]string, error) {
 }
 
 // decodeKey reads one key of a JSON body: a string, non-empty, at most MaxKeyBytes.
-func (h *handler) decodeKey(raw json.RawMessage, field string) (string, error) {
-	k, err := jsonString(raw, field)
+func (h *handler) decodeKey(raw json.RawMessage, f field) (string, error) {
+	k, err := jsonString(raw, f)
 	if err != nil {
 		return "", err
 	}
 	if k == "" {
-		return "", newProblem(kindValidation, "request body field %q: a key must not be empty", field)
+		return "", newProblem(kindValidation, "request body field %q: a key must not be empty", f)
 	}
 	if len(k) > h.opts.MaxKeyBytes {
-		return "", newProblem(kindValidation, "request body field %q: the key is %d bytes long; the limit is %d bytes", field, len(k), h.opts.MaxKeyBytes)
+		return "", newProblem(kindValidation, "request body field %q: the key is %d bytes long; the limit is %d bytes", f, len(k), h.opts.MaxKeyBytes)
 	}
 	return k, nil
 }
 
+// field names a value in a JSON body ("/keys/3", "/items/3/value") for problem details; it
+// is formatted only when one is reported.
+type field struct {
+	list   string
+	index  int
+	suffix string
+}
+
+func (f field) String() string { return f.list + "/" + strconv.Itoa(f.index) + f.suffix }
+
 // jsonString decodes a JSON string exactly. encoding/json replaces an escaped lone surrogate
 // (such as "\ud800") with U+FFFD; such a string is not Unicode text and has no UTF-8 form, so
-// it is refused instead of being stored changed.
-func jsonString(raw json.RawMessage, field string) (string, error) {
+// it is refused instead of being stored changed. raw comes from a body already parsed as
+// JSON: a literal without escapes that is valid UTF-8 is its own text, taken as it is.
+func jsonString(raw json.RawMessage, f field) (string, error) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && plainText(raw[1:n-1]) {
+		return string(raw[1 : n-1]), nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", newProblem(kindValidation, "request body field %q: must be a string", field)
+		return "", newProblem(kindValidation, "request body field %q: must be a string", f)
 	}
 	if hasLoneSurrogate(raw) {
-		return "", newProblem(kindValidation, "request body field %q: contains an unpaired UTF-16 surrogate escape, which is not Unicode text", field)
+		return "", newProblem(kindValidation, "request body field %q: contains an unpaired UTF-16 surrogate escape, which is not Unicode text", f)
 	}
 	return s, nil
+}
+
+// plainText reports whether b, the inside of a JSON string literal, decodes to itself: no
+// escape, quote or control character, and valid UTF-8 (encoding/json would replace invalid
+// bytes with U+FFFD).
+func plainText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }
 
 // hasLoneSurrogate reports whether the JSON string literal raw escapes a high surrogate not
