@@ -218,24 +218,16 @@ func (c *Client) InvokeLimit(ctx context.Context, instance, fn string, params []
 	hdr := mergeHeaders(c.header, CallHeader(ctx))
 	maxPayload := int(c.nc.MaxPayload())
 	first := min(len(params), max(0, maxPayload-len(subject)-len(reply)-headerBlockSize(hdr)))
-	msg := &nats.Msg{Subject: subject, Reply: reply, Header: hdr, Data: params[:first]}
-	if err := c.nc.PublishMsg(msg); err != nil {
-		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) {
-			return fmt.Errorf("%w: %w", ErrNotConnected, err)
-		}
-		return fmt.Errorf("wrpc: publish invocation to %s: %w", subject, err)
+	if err := c.publishInvocation(subject, reply, hdr, params[:first]); err != nil {
+		return err
 	}
 
 	paramsSubject, err := c.awaitHandshake(ctx, cl)
 	if err != nil {
 		return err
 	}
-	for rest := params[first:]; len(rest) > 0; {
-		n := min(len(rest), maxPayload)
-		if err := c.nc.Publish(paramsSubject, rest[:n]); err != nil {
-			return fmt.Errorf("wrpc: publish params: %w", err)
-		}
-		rest = rest[n:]
+	if err := c.publishSplit(paramsSubject, params[first:], maxPayload); err != nil {
+		return err
 	}
 	if err := c.nc.Publish(paramsSubject, nil); err != nil {
 		return fmt.Errorf("wrpc: publish end of params: %w", err)
@@ -266,6 +258,30 @@ func (c *Client) begin(ctx context.Context, maxResult int) (cl *call, reply stri
 		c.mux.unregister(token, errors.Is(err, ErrResultTooLarge) || errors.Is(err, ErrProtocol))
 		cl.done()
 	}, nil
+}
+
+// publishInvocation sends the first message of a call, which names its reply inbox.
+func (c *Client) publishInvocation(subject, reply string, hdr nats.Header, data []byte) error {
+	if err := c.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Header: hdr, Data: data}); err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) {
+			return fmt.Errorf("%w: %w", ErrNotConnected, err)
+		}
+		return fmt.Errorf("wrpc: publish invocation to %s: %w", subject, err)
+	}
+	return nil
+}
+
+// publishSplit sends b to subject in messages of at most maxPayload bytes (none when b is
+// empty).
+func (c *Client) publishSplit(subject string, b []byte, maxPayload int) error {
+	for len(b) > 0 {
+		n := min(len(b), maxPayload)
+		if err := c.nc.Publish(subject, b[:n]); err != nil {
+			return fmt.Errorf("wrpc: publish params: %w", err)
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // InvokeFrom is InvokeLimit with params that are head followed by the size bytes read from
@@ -307,23 +323,16 @@ func (c *Client) InvokeFrom(ctx context.Context, instance, fn string, head []byt
 	if n == len(head) { // head fits: the first message takes the start of body as well
 		first = buf[:fill(n, min(room, len(buf)))]
 	}
-	if err := c.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Header: hdr, Data: first}); err != nil {
-		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) {
-			return fmt.Errorf("%w: %w", ErrNotConnected, err)
-		}
-		return fmt.Errorf("wrpc: publish invocation to %s: %w", subject, err)
+	if err := c.publishInvocation(subject, reply, hdr, first); err != nil {
+		return err
 	}
 	paramsSubject, err := c.awaitHandshake(ctx, cl)
 	if err != nil {
 		return err
 	}
 	// The rest of head, if the first message could not take it all.
-	for rest := head[n:]; len(rest) > 0; {
-		k := min(len(rest), maxPayload)
-		if err := c.nc.Publish(paramsSubject, rest[:k]); err != nil {
-			return fmt.Errorf("wrpc: publish params: %w", err)
-		}
-		rest = rest[k:]
+	if err := c.publishSplit(paramsSubject, head[n:], maxPayload); err != nil {
+		return err
 	}
 	for left > 0 && readErr == nil {
 		k := fill(0, maxPayload)
