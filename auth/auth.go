@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/wrpc-kv/gateway/internal/filewatch"
 )
 
 // Config configures an Authenticator. A gateway configured with no TokenFile and no JWT
@@ -151,7 +152,7 @@ func (a *Authenticator) load(ctx context.Context, first bool) error {
 			errs = append(errs, fmt.Errorf("auth file %s: %w", a.cfg.TokenFile, err))
 		} else {
 			a.tokens.Store(set)
-			a.modTime[a.cfg.TokenFile] = modTime(a.cfg.TokenFile)
+			a.modTime[a.cfg.TokenFile] = filewatch.ModTime(a.cfg.TokenFile)
 			if !first {
 				a.log.Info("auth file reloaded", "path", a.cfg.TokenFile, "tokens", len(set.byID))
 			}
@@ -164,7 +165,7 @@ func (a *Authenticator) load(ctx context.Context, first bool) error {
 		} else {
 			a.jwt.Store(v)
 			if f := a.cfg.JWT.JWKSFile; f != "" {
-				a.modTime[f] = modTime(f)
+				a.modTime[f] = filewatch.ModTime(f)
 			}
 			if !first {
 				a.log.Info("JWT keys reloaded", "issuer", a.cfg.JWT.Issuer)
@@ -188,18 +189,11 @@ func (a *Authenticator) Reload(ctx context.Context) error {
 // Watch reloads the credentials whenever the auth file or the JWKS file changes, checking
 // every interval, until ctx ends.
 func (a *Authenticator) Watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	filewatch.Poll(ctx, interval, func() {
 		a.mu.Lock()
 		changed := false
 		for path, seen := range a.modTime {
-			if !modTime(path).Equal(seen) {
+			if !filewatch.ModTime(path).Equal(seen) {
 				changed = true
 			}
 		}
@@ -207,15 +201,7 @@ func (a *Authenticator) Watch(ctx context.Context, interval time.Duration) {
 		if changed {
 			_ = a.Reload(ctx)
 		}
-	}
-}
-
-func modTime(path string) time.Time {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
+	})
 }
 
 // Authenticate returns the identity of the request's bearer credential. Errors:

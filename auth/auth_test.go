@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wrpc-kv/gateway/internal/filewatch"
 )
 
 func request(token string) *http.Request {
@@ -34,7 +36,7 @@ func request(token string) *http.Request {
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	// Changes must show in the modification time even when made within one tick.
-	old := modTime(path)
+	old := filewatch.ModTime(path)
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wrpc-kv/gateway/client"
+	"github.com/wrpc-kv/gateway/internal/filewatch"
 	"github.com/wrpc-kv/gateway/internal/glob"
 	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -106,7 +106,7 @@ func New(opts Options) (*Router, error) {
 	r := &Router{opts: opts, log: opts.Logger}
 	cfg := opts.Single
 	if opts.File != "" {
-		r.mod = modTime(opts.File)
+		r.mod = filewatch.ModTime(opts.File)
 		var err error
 		if cfg, err = Load(opts.File, opts.Defaults); err != nil {
 			return nil, err
@@ -218,7 +218,7 @@ func (r *Router) Reload() error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.mod = modTime(r.opts.File)
+	r.mod = filewatch.ModTime(r.opts.File)
 	cfg, err := Load(r.opts.File, r.opts.Defaults)
 	if err == nil {
 		var t *table
@@ -249,29 +249,14 @@ func (r *Router) Watch(ctx context.Context, interval time.Duration) {
 	if r.opts.File == "" {
 		return
 	}
-	tk := time.NewTicker(interval)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-		}
+	filewatch.Poll(ctx, interval, func() {
 		r.mu.Lock()
-		changed := !modTime(r.opts.File).Equal(r.mod)
+		changed := !filewatch.ModTime(r.opts.File).Equal(r.mod)
 		r.mu.Unlock()
 		if changed {
 			_ = r.Reload()
 		}
-	}
-}
-
-func modTime(path string) time.Time {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
+	})
 }
 
 // Close closes every target's client.

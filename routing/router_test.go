@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/wrpc-kv/gateway/internal/filewatch"
 	"github.com/wrpc-kv/gateway/internal/natstest"
 	"github.com/wrpc-kv/gateway/internal/wrpcnats"
 	"github.com/wrpc-kv/gateway/keyvalue"
@@ -82,7 +83,7 @@ routes:
 
 func writeRoutes(t *testing.T, path, text string) {
 	t.Helper()
-	old := modTime(path)
+	old := filewatch.ModTime(path)
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

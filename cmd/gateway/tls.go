@@ -5,9 +5,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/wrpc-kv/gateway/internal/filewatch"
 )
 
 // certReloader serves the certificate of --tls-cert and --tls-key, and loads it again when
@@ -29,7 +30,7 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader,
 }
 
 func (c *certReloader) load() error {
-	mod := [2]time.Time{modTime(c.certFile), modTime(c.keyFile)}
+	mod := [2]time.Time{filewatch.ModTime(c.certFile), filewatch.ModTime(c.keyFile)}
 	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
 		return fmt.Errorf("TLS certificate %s and key %s: %w", c.certFile, c.keyFile, err)
@@ -39,14 +40,6 @@ func (c *certReloader) load() error {
 	return nil
 }
 
-func modTime(path string) time.Time {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
-}
-
 // getCertificate is tls.Config.GetCertificate.
 func (c *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return c.cert.Load(), nil
@@ -54,26 +47,19 @@ func (c *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 
 // watch reloads the pair when a file changes, checking every interval until ctx ends.
 func (c *certReloader) watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	filewatch.Poll(ctx, interval, func() {
+		if filewatch.ModTime(c.certFile).Equal(c.mod[0]) && filewatch.ModTime(c.keyFile).Equal(c.mod[1]) {
 			return
-		case <-t.C:
-		}
-		if modTime(c.certFile).Equal(c.mod[0]) && modTime(c.keyFile).Equal(c.mod[1]) {
-			continue
 		}
 		if err := c.load(); err != nil {
 			// Said once per change: the next change of either file tries again (both are
 			// often replaced one after the other).
-			c.mod = [2]time.Time{modTime(c.certFile), modTime(c.keyFile)}
+			c.mod = [2]time.Time{filewatch.ModTime(c.certFile), filewatch.ModTime(c.keyFile)}
 			c.log.Warn("TLS certificate not reloaded; the previous one is still served", "err", err)
-			continue
+			return
 		}
 		c.log.Info("TLS certificate reloaded", "cert", c.certFile)
-	}
+	})
 }
 
 // tlsConfig serves the reloader's certificate over TLS 1.2 or later; HTTP/2 is offered by
