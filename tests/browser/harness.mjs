@@ -13,6 +13,18 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
+// stopProcess ends a child with SIGTERM, and with SIGKILL if it is still running 10 s later.
+async function stopProcess(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const done = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const stopped = await Promise.race([done.then(() => true), sleep(10_000).then(() => false)]);
+  if (!stopped) {
+    proc.kill('SIGKILL');
+    await Promise.race([done, sleep(5_000)]);
+  }
+}
+
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 export const artifacts = path.resolve(process.env.ARTIFACTS_DIR || path.join(here, 'artifacts'));
@@ -83,16 +95,7 @@ export async function startGateway({ work, logName = 'gateway.log', extraArgs = 
     natsUrl: `nats://127.0.0.1:${natsPort}`,
     proc,
     log: () => tail,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const done = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const stopped = await Promise.race([done.then(() => true), sleep(10_000).then(() => false)]);
-      if (!stopped) {
-        proc.kill('SIGKILL');
-        await Promise.race([done, sleep(5_000)]);
-      }
-    },
+    stop: () => stopProcess(proc),
   };
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -136,16 +139,7 @@ export async function startProvider({ work, natsUrl, prefix, logName = `provider
   const handle = {
     proc,
     log: () => tail,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const done = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const stopped = await Promise.race([done.then(() => true), sleep(10_000).then(() => false)]);
-      if (!stopped) {
-        proc.kill('SIGKILL');
-        await Promise.race([done, sleep(5_000)]);
-      }
-    },
+    stop: () => stopProcess(proc),
   };
   const deadline = Date.now() + 30_000;
   while (!serving) {
